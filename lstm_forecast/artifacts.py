@@ -1,0 +1,157 @@
+"""Model files, checkpoints and atomic writes.
+
+A model is one safetensors file: weights as tensors, everything else as JSON in the header.
+Reading one never unpickles anything and never imports torch. Every file this tool writes goes
+to a temporary file in the target's folder and is renamed into place, so a crash or a kill
+leaves either the old file or the new one, never half of one.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+from safetensors import SafetensorError
+from safetensors.numpy import load as st_load
+from safetensors.numpy import save as st_save
+
+from lstm_forecast import __version__
+from lstm_forecast.errors import BusyError, ModelFileError
+
+FORMAT = "lstm-forecast/model"
+CHECKPOINT_FORMAT = "lstm-forecast/checkpoint"
+FORMAT_VERSION = 1
+MAX_HEADER = 100 * 1024 * 1024
+
+
+def atomic_write(path: str | Path, data: bytes | str) -> None:
+    """Write `data` to `path` via a temporary file in the same folder, fsync, then rename."""
+    path = Path(path)
+    payload = data.encode() if isinstance(data, str) else data
+    folder = path.parent if str(path.parent) else Path(".")
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=folder)
+    except FileNotFoundError:
+        raise ModelFileError(f"{path}: folder {folder} does not exist") from None
+    except PermissionError:
+        raise ModelFileError(f"{path}: cannot write in {folder} (permission denied)") from None
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(payload)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp)
+        raise
+    with contextlib.suppress(OSError):  # make the rename itself durable
+        dir_fd = os.open(folder, os.O_RDONLY)
+        try:
+            os.fsync(dir_fd)
+        finally:
+            os.close(dir_fd)
+
+
+def save_model(path: str | Path, weights: dict[str, np.ndarray], meta: dict) -> None:
+    """Write a model file atomically."""
+    header = {
+        "format": FORMAT,
+        "format_version": FORMAT_VERSION,
+        "package_version": __version__,
+        **meta,
+    }
+    blob = st_save(
+        {k: np.ascontiguousarray(v, dtype="float32") for k, v in weights.items()},
+        metadata={"lstm_forecast": json.dumps(header)},
+    )
+    atomic_write(path, blob)
+
+
+def load_model(path: str | Path) -> tuple[dict, dict[str, np.ndarray]]:
+    """Read a model file -> (meta, weights), refusing anything that is not one of ours."""
+    return _read(path, FORMAT, "model")
+
+
+def checkpoint_path(model_path: str | Path) -> Path:
+    """Where training saves its checkpoint for a model path."""
+    return Path(f"{model_path}.ckpt")
+
+
+def save_checkpoint(path: str | Path, tensors: dict[str, np.ndarray], state: dict) -> None:
+    header = {"format": CHECKPOINT_FORMAT, "format_version": FORMAT_VERSION, **state}
+    blob = st_save(
+        {k: np.ascontiguousarray(v) for k, v in tensors.items()},
+        metadata={"lstm_forecast": json.dumps(header)},
+    )
+    atomic_write(path, blob)
+
+
+def load_checkpoint(path: str | Path) -> tuple[dict, dict[str, np.ndarray]]:
+    return _read(path, CHECKPOINT_FORMAT, "checkpoint")
+
+
+def _read(path: str | Path, expected: str, what: str) -> tuple[dict, dict[str, np.ndarray]]:
+    path = Path(path)
+    try:
+        with path.open("rb") as fh:
+            head = fh.read(8)
+            if len(head) < 8:
+                raise ModelFileError(f"{path}: not a lstm-forecast {what} file (too short)")
+            n = int.from_bytes(head, "little")
+            if n > MAX_HEADER or n > path.stat().st_size:
+                raise ModelFileError(
+                    f"{path}: not a lstm-forecast {what} file (no safetensors header)"
+                )
+            blob = head + fh.read()
+    except FileNotFoundError:
+        raise ModelFileError(f"{path}: no such {what} file") from None
+    except IsADirectoryError:
+        raise ModelFileError(f"{path}: is a directory, not a {what} file") from None
+    except PermissionError:
+        raise ModelFileError(f"{path}: permission denied") from None
+    try:
+        header = json.loads(blob[8 : 8 + n])
+        meta = json.loads(header.get("__metadata__", {}).get("lstm_forecast", "null"))
+    except (ValueError, AttributeError, TypeError):
+        raise ModelFileError(
+            f"{path}: not a lstm-forecast {what} file (unreadable header)"
+        ) from None
+    if not isinstance(meta, dict) or meta.get("format") != expected:
+        raise ModelFileError(f"{path}: not a lstm-forecast {what} file")
+    if meta.get("format_version") != FORMAT_VERSION:
+        raise ModelFileError(
+            f"{path}: {what} format version {meta.get('format_version')} is not "
+            f"supported (this lstm-forecast reads version {FORMAT_VERSION})"
+        )
+    try:
+        tensors = st_load(blob)
+    except (SafetensorError, ValueError) as exc:
+        raise ModelFileError(f"{path}: damaged {what} file ({exc})") from None
+    return meta, tensors
+
+
+@contextlib.contextmanager
+def model_lock(model_path: str | Path, wait: float = 0.0) -> Iterator[None]:
+    """Hold `MODEL.lock` while writing a model; BusyError when another run holds it."""
+    from filelock import FileLock, Timeout
+
+    lock = FileLock(f"{model_path}.lock")
+    try:
+        lock.acquire(timeout=wait)
+    except Timeout:
+        raise BusyError(
+            f"{model_path}: another run is writing this model "
+            f"(lock {model_path}.lock); try later or pass --wait SECONDS"
+        ) from None
+    except (FileNotFoundError, PermissionError) as exc:
+        raise ModelFileError(f"{model_path}: cannot create lock file ({exc.strerror})") from None
+    try:
+        yield
+    finally:
+        lock.release()

@@ -1,0 +1,67 @@
+"""A numpy forward pass of the trained network, so that `predict` never has to import torch.
+
+It reads the same weights as `model.LSTMForecaster` and computes the same gates (PyTorch's
+order: input, forget, cell, output), vectorised over every window at once.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+
+def _sigmoid(x: np.ndarray) -> np.ndarray:
+    return 0.5 * (np.tanh(0.5 * x) + 1.0)  # exact identity, no overflow
+
+
+def _softplus(x: np.ndarray) -> np.ndarray:
+    return np.logaddexp(0.0, x)
+
+
+def forward(
+    weights: dict[str, np.ndarray],
+    x: np.ndarray,
+    series_ids: np.ndarray | None,
+    layers: int,
+    horizon: int,
+    n_quantiles: int,
+    median_index: int,
+) -> np.ndarray:
+    """x (batch, time, inputs) float32 -> (batch, horizon, quantiles) at the last time step."""
+    h_seq = x.astype("float32")
+    if "embed.weight" in weights:
+        e = weights["embed.weight"][series_ids]
+        h_seq = np.concatenate(
+            [h_seq, np.broadcast_to(e[:, None, :], (*h_seq.shape[:2], e.shape[1]))], axis=-1
+        )
+    batch, steps = h_seq.shape[:2]
+    for k in range(layers):
+        w_ih, w_hh = weights[f"lstm.weight_ih_l{k}"], weights[f"lstm.weight_hh_l{k}"]
+        bias = weights[f"lstm.bias_ih_l{k}"] + weights[f"lstm.bias_hh_l{k}"]
+        hidden = w_hh.shape[1]
+        gates_in = h_seq @ w_ih.T + bias  # all time steps at once: (batch, time, 4*hidden)
+        h = np.zeros((batch, hidden), dtype="float32")
+        c = np.zeros((batch, hidden), dtype="float32")
+        last = k == layers - 1
+        outs = None if last else np.empty((batch, steps, hidden), dtype="float32")
+        w_hh_t = np.ascontiguousarray(w_hh.T)
+        for t in range(steps):
+            g = gates_in[:, t] + h @ w_hh_t
+            i, f = _sigmoid(g[:, :hidden]), _sigmoid(g[:, hidden : 2 * hidden])
+            cell, o = np.tanh(g[:, 2 * hidden : 3 * hidden]), _sigmoid(g[:, 3 * hidden :])
+            c = f * c + i * cell
+            h = o * np.tanh(c)
+            if outs is not None:
+                outs[:, t] = h
+        h_seq = outs if outs is not None else h
+    raw = (h_seq @ weights["head.weight"].T + weights["head.bias"]).reshape(
+        batch, horizon, n_quantiles
+    )
+    return monotone(raw.astype("float64"), median_index)
+
+
+def monotone(raw: np.ndarray, mid: int) -> np.ndarray:
+    """numpy twin of `model.monotone`."""
+    median = raw[..., mid : mid + 1]
+    up = median + np.cumsum(_softplus(raw[..., mid + 1 :]), axis=-1)
+    down = median - np.cumsum(_softplus(raw[..., :mid][..., ::-1]), axis=-1)
+    return np.concatenate([down[..., ::-1], median, up], axis=-1)

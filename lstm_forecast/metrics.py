@@ -1,0 +1,121 @@
+"""Forecast accuracy measures over plain arrays (NaN entries are ignored)."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+
+def _ok(*arrays: np.ndarray) -> np.ndarray:
+    mask = np.ones(np.shape(arrays[0]), dtype=bool)
+    for a in arrays:
+        mask &= np.isfinite(a)
+    return mask
+
+
+def mae(actual: np.ndarray, forecast: np.ndarray) -> float:
+    m = _ok(actual, forecast)
+    return float(np.mean(np.abs(actual[m] - forecast[m]))) if m.any() else math.nan
+
+
+def rmse(actual: np.ndarray, forecast: np.ndarray) -> float:
+    m = _ok(actual, forecast)
+    return float(np.sqrt(np.mean((actual[m] - forecast[m]) ** 2))) if m.any() else math.nan
+
+
+def mape(actual: np.ndarray, forecast: np.ndarray) -> float:
+    """Mean absolute percentage error, in percent (zero actuals are skipped)."""
+    m = _ok(actual, forecast) & (actual != 0)
+    if not m.any():
+        return math.nan
+    return float(100 * np.mean(np.abs((actual[m] - forecast[m]) / actual[m])))
+
+
+def smape(actual: np.ndarray, forecast: np.ndarray) -> float:
+    """Symmetric MAPE in percent: 200 * |a - f| / (|a| + |f|)."""
+    m = _ok(actual, forecast) & ((np.abs(actual) + np.abs(forecast)) > 0)
+    if not m.any():
+        return math.nan
+    a, f = actual[m], forecast[m]
+    return float(100 * np.mean(2 * np.abs(a - f) / (np.abs(a) + np.abs(f))))
+
+
+def naive_scale(history: np.ndarray, season: int = 1) -> float:
+    """In-sample MAE of the (seasonal) naive forecast on `history`: MASE's denominator."""
+    if len(history) <= season:
+        return math.nan
+    d = np.abs(history[season:] - history[:-season])
+    return float(np.mean(d)) if len(d) else math.nan
+
+
+def mase(actual: np.ndarray, forecast: np.ndarray, scale: float) -> float:
+    return mae(actual, forecast) / scale if scale and math.isfinite(scale) else math.nan
+
+
+def directional_accuracy(actual: np.ndarray, forecast: np.ndarray, origin: np.ndarray) -> float:
+    """Share of points where forecast - origin value and actual - origin value share a sign."""
+    m = _ok(actual, forecast, origin)
+    if not m.any():
+        return math.nan
+    return float(np.mean(np.sign(forecast[m] - origin[m]) == np.sign(actual[m] - origin[m])))
+
+
+def up_rate(actual: np.ndarray, origin: np.ndarray) -> float:
+    """Base rate of up-moves: the directional accuracy of always saying "up"."""
+    m = _ok(actual, origin)
+    return float(np.mean(actual[m] > origin[m])) if m.any() else math.nan
+
+
+def coverage(actual: np.ndarray, lower: np.ndarray, upper: np.ndarray) -> float:
+    m = _ok(actual, lower, upper)
+    if not m.any():
+        return math.nan
+    return float(np.mean((actual[m] >= lower[m]) & (actual[m] <= upper[m])))
+
+
+def pinball(actual: np.ndarray, quantile_forecasts: np.ndarray, quantiles: list[float]) -> float:
+    """Mean pinball loss; quantile_forecasts has the quantiles on its last axis."""
+    q = np.asarray(quantiles)
+    diff = actual[..., None] - quantile_forecasts
+    loss = np.maximum(q * diff, (q - 1) * diff)
+    m = np.isfinite(loss)
+    return float(np.mean(loss[m])) if m.any() else math.nan
+
+
+def interval_score(actual: np.ndarray, lower: np.ndarray, upper: np.ndarray, alpha: float) -> float:
+    """Gneiting-Raftery interval score of the central (1 - alpha) interval (lower is better)."""
+    m = _ok(actual, lower, upper)
+    if not m.any():
+        return math.nan
+    a, lo, hi = actual[m], lower[m], upper[m]
+    score = (hi - lo) + (2 / alpha) * (lo - a) * (a < lo) + (2 / alpha) * (a - hi) * (a > hi)
+    return float(np.mean(score))
+
+
+def diebold_mariano(
+    errors_model: np.ndarray, errors_base: np.ndarray, horizon: int = 1
+) -> tuple[float, float]:
+    """DM test on squared errors with the Harvey-Leybourne-Newbold correction.
+
+    Returns (statistic, two-sided p-value) from Student's t with n-1 degrees of freedom. A
+    negative statistic means the model's squared errors are smaller.
+    """
+    from scipy import stats
+
+    m = _ok(errors_model, errors_base)
+    d = errors_model[m] ** 2 - errors_base[m] ** 2
+    n = len(d)
+    if n < 3:
+        return math.nan, math.nan
+    mean = d.mean()
+    centred = d - mean
+    gamma = [np.sum(centred[k:] * centred[: n - k]) / n for k in range(horizon)]
+    var = (gamma[0] + 2 * sum(gamma[1:])) / n
+    if var <= 0:
+        return math.nan, math.nan
+    dm = mean / math.sqrt(var)
+    correction = math.sqrt((n + 1 - 2 * horizon + horizon * (horizon - 1) / n) / n)
+    stat = dm * correction
+    p = float(2 * stats.t.sf(abs(stat), df=n - 1))
+    return float(stat), p

@@ -1,0 +1,70 @@
+"""The network: an LSTM over input rows with a head that emits every horizon step's quantiles.
+
+At every time step the LSTM's output feeds a linear head giving horizon x quantiles values in
+normalised units. Quantiles cannot cross: the median is free, and the others are the median
+plus or minus cumulative softplus increments. The numpy engine in `forecasting` reproduces this
+forward pass exactly from the same weights.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+
+def embedding_dim(n_series: int) -> int:
+    """Width of the learned series-identity vector (none for a single series)."""
+    return 0 if n_series <= 1 else min(8, n_series)
+
+
+class LSTMForecaster(nn.Module):
+    """LSTM -> linear head -> non-crossing quantiles for every step of the horizon."""
+
+    def __init__(
+        self,
+        n_inputs: int,
+        hidden: int,
+        layers: int,
+        horizon: int,
+        n_quantiles: int,
+        median_index: int,
+        n_series: int = 1,
+        dropout: float = 0.0,
+    ) -> None:
+        super().__init__()
+        self.horizon, self.n_quantiles, self.median_index = horizon, n_quantiles, median_index
+        emb = embedding_dim(n_series)
+        self.embed = nn.Embedding(n_series, emb) if emb else None
+        self.lstm = nn.LSTM(
+            n_inputs + emb, hidden, layers, batch_first=True, dropout=dropout if layers > 1 else 0.0
+        )
+        self.drop = nn.Dropout(dropout)
+        self.head = nn.Linear(hidden, horizon * n_quantiles)
+
+    def forward(self, x: torch.Tensor, series_ids: torch.Tensor | None = None) -> torch.Tensor:
+        """x (batch, time, inputs) -> (batch, time, horizon, quantiles) normalised quantiles."""
+        if self.embed is not None:
+            assert series_ids is not None
+            e = self.embed(series_ids)[:, None, :].expand(-1, x.shape[1], -1)
+            x = torch.cat([x, e.to(x.dtype)], dim=-1)
+        out, _ = self.lstm(x)
+        raw = self.head(self.drop(out)).view(*out.shape[:2], self.horizon, self.n_quantiles)
+        return monotone(raw.float(), self.median_index)
+
+
+def monotone(raw: torch.Tensor, mid: int) -> torch.Tensor:
+    """Median at `mid`, others at cumulative softplus distances from it (never crossing)."""
+    median = raw[..., mid : mid + 1]
+    up = median + torch.cumsum(nn.functional.softplus(raw[..., mid + 1 :]), dim=-1)
+    down = median - torch.cumsum(nn.functional.softplus(raw[..., :mid].flip(-1)), dim=-1)
+    return torch.cat([down.flip(-1), median, up], dim=-1)
+
+
+def pinball(
+    pred: torch.Tensor, target: torch.Tensor, quantiles: torch.Tensor, mask: torch.Tensor
+) -> torch.Tensor:
+    """Mean pinball loss over the valid (mask) entries; pred (..., H, Q), target (..., H)."""
+    diff = target.unsqueeze(-1) - pred
+    loss = torch.maximum(quantiles * diff, (quantiles - 1) * diff)
+    loss = loss.mean(-1) * mask
+    return loss.sum() / mask.sum().clamp_min(1)

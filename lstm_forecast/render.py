@@ -1,0 +1,169 @@
+"""Terminal and file output: progress, summary tables on stderr, data on stdout or a file.
+
+Data goes to stdout (or an atomically written file); everything meant for people goes to
+stderr, with colour and live progress only on a terminal (rich honours NO_COLOR).
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import math
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import pandas as pd
+from rich.console import Console
+from rich.table import Table
+
+from lstm_forecast.artifacts import atomic_write
+
+
+def stderr_console() -> Console:
+    return Console(stderr=True, highlight=False)
+
+
+@contextmanager
+def progress_display(quiet: bool) -> Iterator[Callable | None]:
+    """A per-epoch progress callback drawing a rich bar on a TTY; None elsewhere."""
+    console = stderr_console()
+    if quiet or not console.is_terminal:
+        yield None
+        return
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+
+    bar = Progress(
+        TextColumn("epoch"),
+        MofNCompleteColumn(),
+        BarColumn(),
+        TextColumn("{task.fields[losses]}"),
+        console=console,
+        transient=True,
+    )
+    task = bar.add_task("train", total=None, losses="")
+
+    def update(p) -> None:
+        bar.update(
+            task,
+            completed=p.epoch,
+            total=p.epochs,
+            losses=f"train {p.train_loss:.4f}  val {p.val_loss:.4f}  best @{p.best_epoch}",
+        )
+
+    with bar:
+        yield update
+
+
+def _fmt(x: float | None, digits: int = 4) -> str:
+    if x is None or (isinstance(x, float) and not math.isfinite(x)):
+        return "-"
+    return f"{x:.{digits}g}"
+
+
+def evaluation_table(evaluation: dict, title: str) -> Table:
+    """Model beside baselines per horizon step: MAE, RMSE, MASE, direction, coverage."""
+    lo, hi = evaluation["interval"]
+    table = Table(title=title, title_justify="left")
+    for col in ("model", "h", "MAE", "RMSE", "MASE", "dir. acc.", f"cover {lo:g}-{hi:g}"):
+        table.add_column(col, justify="left" if col == "model" else "right")
+    for name, m in evaluation["models"].items():
+        for i, h in enumerate(evaluation["horizon"]):
+            cover = m.get("coverage")
+            table.add_row(
+                name if i == 0 else "",
+                str(h),
+                _fmt(m["mae"][i]),
+                _fmt(m["rmse"][i]),
+                _fmt(m["mase"][i], 3),
+                _fmt(m["directional_accuracy"][i], 3),
+                _fmt(cover[i], 3) if cover else "",
+            )
+        table.add_section()
+    return table
+
+
+def verdict_line(evaluation: dict) -> str:
+    """One plain sentence: does the model beat tomorrow = today on the validation tail?"""
+    shrink = evaluation.get("shrink", [1.0])
+    if evaluation["beats_naive"]:
+        return "The model beats the naive forecast (tomorrow = today) on the validation tail."
+    note = (
+        (f" Its median was shrunk towards the naive forecast (factor {min(shrink):.2f}).")
+        if min(shrink) < 1
+        else ""
+    )
+    return (
+        "The model does NOT beat the naive forecast (tomorrow = today) on the validation "
+        "tail: treat its point forecasts as no better than the last value." + note
+    )
+
+
+def print_training_summary(meta: dict, model_path: str) -> None:
+    console = stderr_console()
+    ev, tr = meta["evaluation"], meta["training"]
+    console.print(
+        evaluation_table(
+            ev,
+            f"Validation tail ({ev['origins']} origins, never "
+            f"trained on; intervals calibrated on it)",
+        )
+    )
+    console.print(verdict_line(ev))
+    console.print(
+        f"trained {tr['epochs_run']} epochs (best {tr['best_epoch']}) in "
+        f"{tr['seconds']:.1f} s, {tr['windows_per_s']:,.0f} windows/s on "
+        f"{tr['device']}; model written to {model_path}"
+    )
+
+
+def write_table(frame: pd.DataFrame, output: Path | None, fmt: str) -> None:
+    """CSV or JSON records to stdout, or atomically to `output`."""
+    if fmt == "json":
+        text = json.dumps(json.loads(frame.to_json(orient="records", double_precision=10)))
+        text += "\n"
+    else:
+        buf = io.StringIO()
+        frame.to_csv(buf, index=False, float_format="%.10g", lineterminator="\n")
+        text = buf.getvalue()
+    if output is None:
+        sys.stdout.write(text)
+    else:
+        atomic_write(output, text)
+
+
+def print_inspection(found: dict, as_json: bool) -> None:
+    if as_json:
+        sys.stdout.write(json.dumps(found, indent=2, default=str) + "\n")
+        return
+    console = Console(highlight=False)
+    for key in (
+        "source",
+        "compression",
+        "encoding",
+        "delimiter",
+        "date_column",
+        "date_format",
+        "target",
+        "frequency",
+    ):
+        if key in found:
+            console.print(
+                f"{key:12} {found[key]!r}" if key == "delimiter" else f"{key:12} {found[key]}"
+            )
+    table = Table("series", "rows", "start", "end", "first", "last")
+    for s in found["series"]:
+        table.add_row(
+            s["name"],
+            str(s["rows"]),
+            str(s["start"]),
+            str(s["end"]),
+            _fmt(s["first"], 8),
+            _fmt(s["last"], 8),
+        )
+    console.print(table)
+    for line in found["notes"]:
+        console.print(f"note: {line}")
+    for line in found["warnings"]:
+        console.print(f"warning: {line}")

@@ -1,0 +1,90 @@
+"""Training settings: one dataclass whose fields are the command-line options of `train`.
+
+Kept free of heavy imports so that the CLI can build its help from it without torch or pandas.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field, fields
+
+from lstm_forecast.errors import ConfigError
+
+TRANSFORMS = ("auto", "log-return", "diff", "none")
+
+
+@dataclass
+class TrainConfig:
+    """Everything that decides what `train` learns. Stored in the model file."""
+
+    lookback: int = 60
+    horizon: int = 5
+    hidden: int = 64
+    layers: int = 2
+    dropout: float = 0.1
+    epochs: int = 40
+    patience: int = 6
+    val_size: float = 0.2
+    batch_size: int = 32  # segments per step; each holds `chunk` training windows
+    chunk: int = 16
+    lr: float = 3e-3
+    weight_decay: float = 1e-4
+    clip: float = 1.0
+    seed: int = 0
+    transform: str = "auto"
+    quantiles: list[float] = field(default_factory=lambda: [0.1, 0.5, 0.9])
+    features: list[str] = field(default_factory=list)
+    calendar: bool = False
+
+    def __post_init__(self) -> None:
+        self.validate()
+
+    def validate(self) -> None:
+        """Reject settings that cannot work, with the option's name."""
+        checks = [
+            (self.lookback >= 2, "--lookback must be at least 2"),
+            (self.horizon >= 1, "--horizon must be at least 1"),
+            (self.hidden >= 1, "--hidden must be at least 1"),
+            (self.layers >= 1, "--layers must be at least 1"),
+            (0 <= self.dropout < 1, "--dropout must be in [0, 1)"),
+            (self.epochs >= 1, "--epochs must be at least 1"),
+            (self.patience >= 1, "--patience must be at least 1"),
+            (
+                0 < self.val_size < 1
+                or (self.val_size >= 1 and self.val_size == int(self.val_size)),
+                "--val-size must be a fraction in (0, 1) or a row count",
+            ),
+            (self.batch_size >= 1, "--batch-size must be at least 1"),
+            (self.chunk >= 1, "--chunk must be at least 1"),
+            (self.lr > 0, "--lr must be positive"),
+            (self.transform in TRANSFORMS, f"--transform must be one of {', '.join(TRANSFORMS)}"),
+            (all(0 < q < 1 for q in self.quantiles), "--quantiles must lie strictly in (0, 1)"),
+        ]
+        for ok, message in checks:
+            if not ok:
+                raise ConfigError(message)
+        qs = sorted({round(q, 6) for q in [*self.quantiles, 0.5]})
+        self.quantiles = qs
+
+    @property
+    def median_index(self) -> int:
+        return self.quantiles.index(0.5)
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict) -> TrainConfig:
+        known = {f.name for f in fields(cls)}
+        return cls(**{k: v for k, v in data.items() if k in known})
+
+
+def parse_list(text: str | None) -> list[str]:
+    """Comma-separated option value -> list of stripped, non-empty items."""
+    return [t.strip() for t in (text or "").split(",") if t.strip()]
+
+
+def parse_quantiles(text: str) -> list[float]:
+    try:
+        return [float(t) for t in parse_list(text)]
+    except ValueError:
+        raise ConfigError(f"--quantiles: not a list of numbers: {text!r}") from None

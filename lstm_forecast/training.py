@@ -1,0 +1,506 @@
+"""Train the LSTM: time-ordered split, segment batches, early stopping, checkpoints, calibration.
+
+The loop is DeepAR-style: a batch holds segments of `lookback - 1 + chunk` rows, and the LSTM's
+output at each of the last `chunk` positions is one training window (an origin with its horizon
+targets), so consecutive windows share their recurrent work instead of recomputing the same
+`lookback` steps. Every origin counts once per epoch and every target sees at least a full
+lookback of history. All data lives in one tensor; batches are index gathers.
+"""
+
+from __future__ import annotations
+
+import copy
+import hashlib
+import math
+import signal
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from lstm_forecast import baselines, calibration, metrics, windows
+from lstm_forecast.errors import ConfigError, DataError, Interrupted
+from lstm_forecast.loading import Dataset
+from lstm_forecast.model import LSTMForecaster, pinball
+from lstm_forecast.settings import TrainConfig
+
+EVAL_BATCH = 4096
+
+
+@dataclass
+class SeriesPart:
+    """One series ready for training: inputs, targets, and where training and validation lie."""
+
+    name: str
+    prep: windows.Prepared
+    targets: np.ndarray  # (rows, horizon) normalised
+    stats: dict
+    n_train: int
+    train_origins: tuple[int, int]  # first, last (inclusive)
+    val_origins: np.ndarray
+
+
+@dataclass
+class TrainResult:
+    """Weights and metadata of a trained model, with how training went."""
+
+    weights: dict[str, np.ndarray]
+    meta: dict
+
+
+@dataclass
+class Progress:
+    """What the progress callback is told after each epoch."""
+
+    epoch: int
+    epochs: int
+    train_loss: float
+    val_loss: float
+    best_epoch: int
+
+
+def resolve_device(device: str) -> torch.device:
+    """auto -> CUDA when present, else CPU."""
+    if device == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if device == "cuda" and not torch.cuda.is_available():
+        raise ConfigError("--device cuda: no CUDA device is available")
+    if device not in ("cpu", "cuda"):
+        raise ConfigError(f"--device must be auto, cpu or cuda, not {device!r}")
+    return torch.device(device)
+
+
+def data_hash(dataset: Dataset) -> str:
+    """A short fingerprint of the data trained on (names, timestamps and values)."""
+    h = hashlib.sha256()
+    for s in dataset.series:
+        h.update(s.name.encode())
+        h.update(np.ascontiguousarray(s.index).tobytes())
+        h.update(np.ascontiguousarray(s.values).tobytes())
+        h.update(np.ascontiguousarray(s.features).tobytes())
+    return h.hexdigest()[:16]
+
+
+def split(dataset: Dataset, config: TrainConfig, transform: str) -> list[SeriesPart]:
+    """Fit statistics on each series' training rows and mark training and validation origins.
+
+    A training origin's targets all lie in the training rows; a validation origin's targets all
+    lie in the validation tail. No window's targets cross the boundary.
+    """
+    parts = []
+    lookback, horizon = config.lookback, config.horizon
+    for s in dataset.series:
+        n = len(s)
+        n_train = windows.split_point(n, config.val_size)
+        first, last = lookback - 1, n_train - 1 - horizon
+        if last < first:
+            continue
+        stats = windows.fit_stats(s, n_train, transform, dataset.feature_names)
+        prep = windows.prepare(s, stats, transform, config.calendar)
+        val = np.arange(max(n_train - 1, lookback - 1), n - horizon)
+        parts.append(
+            SeriesPart(
+                s.name, prep, windows.targets(prep, horizon), stats, n_train, (first, last), val
+            )
+        )
+    if not parts:
+        need = config.lookback + config.horizon + 2
+        raise DataError(
+            f"{dataset.source}: too few rows for --lookback {config.lookback} and "
+            f"--horizon {config.horizon} with --val-size {config.val_size} "
+            f"(a series needs well over {need} rows)"
+        )
+    if sum(len(p.val_origins) for p in parts) == 0:
+        raise DataError(
+            f"{dataset.source}: the validation tail holds no complete horizon; "
+            f"raise --val-size or lower --horizon"
+        )
+    return parts
+
+
+class Trainer:
+    """Owns the model, optimiser and resident data for one training run."""
+
+    def __init__(
+        self, parts: list[SeriesPart], config: TrainConfig, device: torch.device, n_series: int
+    ) -> None:
+        self.parts, self.config, self.device = parts, config, device
+        n_in = parts[0].prep.x.shape[1]
+        torch.manual_seed(config.seed)
+        self.model = LSTMForecaster(
+            n_in,
+            config.hidden,
+            config.layers,
+            config.horizon,
+            len(config.quantiles),
+            config.median_index,
+            n_series,
+            config.dropout,
+        ).to(device)
+        self.opt = torch.optim.AdamW(
+            self.model.parameters(), lr=config.lr, weight_decay=config.weight_decay
+        )
+        self.quantiles = torch.tensor(config.quantiles, device=device)
+        offsets = np.cumsum([0] + [len(p.prep.y) for p in parts])
+        self.offsets = offsets[:-1]
+        self.x = torch.from_numpy(np.concatenate([p.prep.x for p in parts])).to(device)
+        self.y = torch.from_numpy(
+            np.nan_to_num(np.concatenate([p.targets for p in parts])).astype("float32")
+        ).to(device)
+        self.n_windows = sum(p.train_origins[1] - p.train_origins[0] + 1 for p in parts)
+        self.chunk = max(
+            1, min(config.chunk, *(p.train_origins[1] - p.train_origins[0] + 1 for p in parts))
+        )
+        self.seg_len = config.lookback - 1 + self.chunk
+        self.autocast = device.type == "cuda"
+
+    def epoch_segments(self, epoch: int) -> np.ndarray:
+        """(segments, 4): global start row, lo, hi, series id, shuffled for this epoch."""
+        rng = np.random.default_rng([self.config.seed, epoch])
+        offset = int(rng.integers(self.chunk))
+        rows = []
+        for i, p in enumerate(self.parts):
+            seg = windows.segments(*p.train_origins, self.config.lookback, self.chunk, offset)
+            seg[:, 0] += self.offsets[i]
+            rows.append(np.column_stack([seg, np.full(len(seg), i)]))
+        segs = np.concatenate(rows)
+        return segs[rng.permutation(len(segs))]
+
+    def run_epoch(
+        self, epoch: int, lr_at: Callable[[float], float], stop: Callable[[], bool]
+    ) -> float:
+        """One pass over every training window; returns the mean training loss."""
+        cfg, model = self.config, self.model
+        model.train()
+        torch.manual_seed(cfg.seed * 1_000_003 + epoch)  # dropout: same stream on resume
+        segs = self.epoch_segments(epoch)
+        seg = torch.from_numpy(segs).to(self.device)
+        pos = torch.arange(self.seg_len, device=self.device)
+        jpos = torch.arange(self.chunk, device=self.device)
+        total, count = 0.0, 0
+        n_batches = math.ceil(len(segs) / cfg.batch_size)
+        for b in range(n_batches):
+            if stop():
+                break
+            for group in self.opt.param_groups:
+                group["lr"] = lr_at(epoch + b / n_batches)
+            batch = seg[b * cfg.batch_size : (b + 1) * cfg.batch_size]
+            rows = batch[:, :1] + pos
+            x = self.x[rows]
+            target = self.y[rows[:, cfg.lookback - 1 :]]
+            mask = ((jpos >= batch[:, 1:2]) & (jpos < batch[:, 2:3])).float()
+            mask = mask[:, :, None].expand(-1, -1, cfg.horizon)
+            with torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.autocast):
+                out = model(x, batch[:, 3])[:, cfg.lookback - 1 :]
+            loss = pinball(out.float(), target, self.quantiles, mask)
+            self.opt.zero_grad(set_to_none=True)
+            loss.backward()
+            torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.clip)
+            self.opt.step()
+            total += loss.detach() * mask[:, :, 0].sum()
+            count += int(batch[:, 2].sum() - batch[:, 1].sum())
+        return float(total) / max(count, 1)
+
+    @torch.no_grad()
+    def predict_origins(self, part_index: int, origins: np.ndarray) -> np.ndarray:
+        """Normalised quantile forecasts (origins, horizon, quantiles) from lookback windows."""
+        self.model.eval()
+        p = self.parts[part_index]
+        out = []
+        for i in range(0, len(origins), EVAL_BATCH):
+            w = windows.windows(p.prep.x, origins[i : i + EVAL_BATCH], self.config.lookback)
+            x = torch.from_numpy(np.ascontiguousarray(w)).to(self.device)
+            ids = torch.full((len(w),), part_index, device=self.device)
+            with torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.autocast):
+                out.append(self.model(x, ids)[:, -1].float().cpu().numpy())
+        return (
+            np.concatenate(out)
+            if out
+            else np.zeros((0, self.config.horizon, len(self.config.quantiles)))
+        )
+
+    def validation_loss(self) -> float:
+        q = np.asarray(self.config.quantiles)
+        losses, n = 0.0, 0
+        for i, p in enumerate(self.parts):
+            if not len(p.val_origins):
+                continue
+            pred = self.predict_origins(i, p.val_origins)
+            diff = p.targets[p.val_origins][..., None] - pred
+            losses += float(np.maximum(q * diff, (q - 1) * diff).mean(-1).sum())
+            n += diff.shape[0] * diff.shape[1]
+        return losses / max(n, 1)
+
+    def snapshot(self) -> dict:
+        return {
+            "model": copy.deepcopy(self.model.state_dict()),
+            "opt": copy.deepcopy(self.opt.state_dict()),
+        }
+
+    def restore(self, snap: dict) -> None:
+        self.model.load_state_dict(snap["model"])
+        self.opt.load_state_dict(snap["opt"])
+
+
+@contextmanager
+def _signals() -> Iterator[Callable[[], int | None]]:
+    """Turn SIGINT/SIGTERM into a flag the loop checks between batches."""
+    caught: list[int] = []
+
+    def handler(signum: int, _frame: object) -> None:
+        caught.append(signum)
+
+    installed = {}
+    try:
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            installed[sig] = signal.signal(sig, handler)
+    except ValueError:  # not the main thread: leave signals alone
+        pass
+    try:
+        yield lambda: caught[0] if caught else None
+    finally:
+        for sig, old in installed.items():
+            signal.signal(sig, old)
+
+
+@dataclass
+class LoopState:
+    """Early-stopping state, carried across a checkpoint."""
+
+    epoch: int = 0
+    best_loss: float = math.inf
+    best_epoch: int = -1
+    bad_epochs: int = 0
+    history: list | None = None
+
+
+def train(
+    dataset: Dataset,
+    config: TrainConfig,
+    *,
+    device: str = "auto",
+    threads: int | None = None,
+    progress: Callable[[Progress], None] | None = None,
+    checkpoint: Callable[[dict, dict], None] | None = None,
+    resume_from: tuple[dict, dict] | None = None,
+    init_weights: dict[str, np.ndarray] | None = None,
+    init_meta: dict | None = None,
+) -> TrainResult:
+    """Train a model on `dataset`; the plain-Python entry point behind `lstm-forecast train`.
+
+    `checkpoint(tensors, state)` is called when a signal stops training; `resume_from` takes
+    what it saved. `init_weights`/`init_meta` warm-start from an existing model (same transforms
+    and statistics), as `update` does.
+    """
+    if threads:
+        torch.set_num_threads(threads)
+    dev = resolve_device(device)
+    transform = (
+        init_meta["transform"] if init_meta else windows.choose_transform(config.transform, dataset)
+    )
+    parts = split(dataset, config, transform)
+    if init_meta:
+        _reuse_stats(parts, init_meta, config, transform)
+    trainer = Trainer(parts, config, dev, len(parts))
+    if init_weights is not None:
+        trainer.model.load_state_dict({k: torch.from_numpy(v) for k, v in init_weights.items()})
+    state = LoopState(history=[])
+    best = trainer.snapshot()["model"]
+    if resume_from is not None:
+        tensors, saved = resume_from
+        _load_checkpoint(trainer, tensors, saved)
+        state = LoopState(**saved["loop"])
+        best = {k[len("best.") :]: v for k, v in tensors.items() if k.startswith("best.")}
+        best = {k: torch.from_numpy(v).to(dev) for k, v in best.items()}
+
+    def lr_at(progress_epochs: float) -> float:
+        frac = min(progress_epochs / config.epochs, 1.0)
+        return config.lr * (0.05 + 0.95 * 0.5 * (1 + math.cos(math.pi * frac)))
+
+    started = time.perf_counter()
+    windows_done = 0
+    with _signals() as caught:
+        while state.epoch < config.epochs and state.bad_epochs < config.patience:
+            snap = trainer.snapshot()
+            train_loss = trainer.run_epoch(state.epoch, lr_at, lambda: caught() is not None)
+            if caught() is None:
+                val_loss = trainer.validation_loss()
+            if caught() is not None:
+                trainer.restore(snap)
+                if checkpoint is not None:
+                    checkpoint(*_checkpoint(trainer, state, best, config))
+                sig = caught()
+                raise Interrupted(
+                    f"training stopped by {signal.Signals(sig).name} in epoch "
+                    f"{state.epoch + 1}; a checkpoint was saved, continue with "
+                    f"--resume",
+                    128 + sig,
+                )
+            windows_done += trainer.n_windows
+            state.history.append([round(train_loss, 6), round(val_loss, 6)])
+            if val_loss < state.best_loss:
+                state.best_loss, state.best_epoch, state.bad_epochs = val_loss, state.epoch, 0
+                best = copy.deepcopy(trainer.model.state_dict())
+            else:
+                state.bad_epochs += 1
+            state.epoch += 1
+            if progress:
+                progress(
+                    Progress(state.epoch, config.epochs, train_loss, val_loss, state.best_epoch + 1)
+                )
+    seconds = time.perf_counter() - started
+    trainer.model.load_state_dict(best)
+    calib, evaluation = _evaluate(trainer, dataset, config, transform)
+    weights = {k: v.detach().float().cpu().numpy() for k, v in trainer.model.state_dict().items()}
+    meta = {
+        "config": config.to_dict(),
+        "transform": transform,
+        "target": dataset.target,
+        "date_column": dataset.date_column,
+        "feature_names": dataset.feature_names,
+        "frequency": dataset.frequency,
+        "n_inputs": int(parts[0].prep.x.shape[1]),
+        "series": [
+            _series_meta(s, p) for s, p in zip(_trained(dataset, parts), parts, strict=True)
+        ],
+        "calibration": calib,
+        "evaluation": evaluation,
+        "data_hash": data_hash(dataset),
+        "training": {
+            "epochs_run": state.epoch,
+            "best_epoch": state.best_epoch + 1,
+            "best_val_loss": state.best_loss,
+            "history": state.history,
+            "seconds": round(seconds, 3),
+            "windows": windows_done,
+            "windows_per_s": round(windows_done / seconds, 1) if seconds > 0 else None,
+            "device": dev.type,
+            "threads": torch.get_num_threads(),
+        },
+        "torch_version": torch.__version__,
+    }
+    return TrainResult(weights, meta)
+
+
+def _trained(dataset: Dataset, parts: list[SeriesPart]) -> list:
+    by_name = {s.name: s for s in dataset.series}
+    return [by_name[p.name] for p in parts]
+
+
+def _series_meta(series, part: SeriesPart) -> dict:
+    dated = np.issubdtype(series.index.dtype, np.datetime64)
+    last = str(series.index[-1].astype("datetime64[s]")) if dated else int(series.index[-1])
+    first = str(series.index[0].astype("datetime64[s]")) if dated else int(series.index[0])
+    return {
+        "name": part.name,
+        "rows": len(series),
+        "n_train": part.n_train,
+        "first": first,
+        "last": last,
+        "stats": part.stats,
+    }
+
+
+def _reuse_stats(parts: list[SeriesPart], meta: dict, config: TrainConfig, transform: str) -> None:
+    """Warm start: inputs built with the model's stored statistics, not refitted ones."""
+    stored = {s["name"]: s["stats"] for s in meta["series"]}
+    for p in parts:
+        if p.name not in stored:
+            raise DataError(f"series '{p.name}' is not in the model (it knows {', '.join(stored)})")
+        p.stats = stored[p.name]
+
+
+def _checkpoint(
+    trainer: Trainer, state: LoopState, best: dict, config: TrainConfig
+) -> tuple[dict, dict]:
+    tensors = {f"model.{k}": v.cpu().numpy() for k, v in trainer.model.state_dict().items()}
+    tensors.update({f"best.{k}": v.cpu().numpy() for k, v in best.items()})
+    opt = trainer.opt.state_dict()
+    for pid, st in opt["state"].items():
+        for key, value in st.items():
+            tensors[f"opt.{pid}.{key}"] = value.cpu().numpy()
+    saved = {
+        "loop": state.__dict__.copy(),
+        "config": config.to_dict(),
+        "param_groups": opt["param_groups"],
+    }
+    return tensors, saved
+
+
+def _load_checkpoint(trainer: Trainer, tensors: dict, saved: dict) -> None:
+    model = {
+        k[len("model.") :]: torch.from_numpy(v)
+        for k, v in tensors.items()
+        if k.startswith("model.")
+    }
+    trainer.model.load_state_dict(model)
+    state: dict = {}
+    for k, v in tensors.items():
+        if k.startswith("opt."):
+            _, pid, key = k.split(".", 2)
+            state.setdefault(int(pid), {})[key] = torch.from_numpy(v.copy())
+    trainer.opt.load_state_dict({"state": state, "param_groups": saved["param_groups"]})
+
+
+def _evaluate(
+    trainer: Trainer, dataset: Dataset, config: TrainConfig, transform: str
+) -> tuple[dict, dict]:
+    """Calibrate on the validation tail, then set the model beside baselines there."""
+    mid, horizon = config.median_index, config.horizon
+    preds = [trainer.predict_origins(i, p.val_origins) for i, p in enumerate(trainer.parts)]
+    truths = [p.targets[p.val_origins] for p in trainer.parts]
+    calib = calibration.fit(np.concatenate(preds), np.concatenate(truths), config.quantiles, mid)
+    season = baselines.season_length(dataset.frequency)
+    use_season = season is not None and all(season < p.n_train for p in trainer.parts)
+    by_name = {s.name: s for s in dataset.series}
+    cols: dict[str, list[np.ndarray]] = {}
+    for p, pred in zip(trainer.parts, preds, strict=True):
+        values, o = by_name[p.name].values, p.val_origins
+        q = windows.denormalise(
+            calibration.apply(pred, calib, mid), p.prep.y[o], p.prep.sigma[o], transform
+        )
+        forecasts = {
+            "lstm": q[..., mid],
+            "naive": baselines.naive(values, o, horizon),
+            "drift": baselines.drift(values, o, horizon),
+        }
+        if use_season:
+            forecasts["seasonal_naive"] = baselines.seasonal_naive(values, o, horizon, season)
+        extra = {
+            "_actual": values[o[:, None] + np.arange(1, horizon + 1)[None, :]],
+            "_origin": np.repeat(values[o][:, None], horizon, 1),
+            "_scale": np.full((len(o), horizon), metrics.naive_scale(values[: p.n_train])),
+            "_lower": q[..., 0],
+            "_upper": q[..., -1],
+        }
+        for name, f in {**forecasts, **extra}.items():
+            cols.setdefault(name, []).append(f)
+    data = {k: np.concatenate(v) for k, v in cols.items()}
+    actual, origin, scale = data.pop("_actual"), data.pop("_origin"), data.pop("_scale")
+    lower, upper = data.pop("_lower"), data.pop("_upper")
+    steps = range(horizon)
+    table: dict = {
+        "horizon": list(range(1, horizon + 1)),
+        "origins": int(actual.shape[0]),
+        "interval": [config.quantiles[0], config.quantiles[-1]],
+        "models": {},
+    }
+    for name, f in data.items():
+        table["models"][name] = {
+            "mae": [metrics.mae(actual[:, h], f[:, h]) for h in steps],
+            "rmse": [metrics.rmse(actual[:, h], f[:, h]) for h in steps],
+            "mase": [metrics.mae(actual[:, h] / scale[:, h], f[:, h] / scale[:, h]) for h in steps],
+            "directional_accuracy": [
+                metrics.directional_accuracy(actual[:, h], f[:, h], origin[:, h]) for h in steps
+            ],
+        }
+    table["models"]["lstm"]["coverage"] = [
+        metrics.coverage(actual[:, h], lower[:, h], upper[:, h]) for h in steps
+    ]
+    model_mase = np.mean(table["models"]["lstm"]["mase"])
+    table["beats_naive"] = bool(model_mase < 0.995 * np.mean(table["models"]["naive"]["mase"]))
+    table["shrink"] = calib["shrink"]
+    return calib, table

@@ -1,0 +1,212 @@
+"""Turn cleaned series into model inputs and targets: transforms, scaling, and windows.
+
+Everything here is numpy, shared by training (torch) and prediction (numpy engine), so both see
+exactly the same inputs. Every fitted statistic comes from the training rows only and is kept in
+a plain dict that the model file stores.
+
+Targets are normalised cumulative changes: for origin t and step h the model learns
+(y[t+h] - y[t]) / (sigma[t] * sqrt(h)), where y is the transformed level (log price for
+log returns) and sigma a causal EWMA volatility of one-step changes. Every quantile maps back to
+the target's units exactly and monotonically.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+from lstm_forecast.errors import ConfigError, DataError
+from lstm_forecast.loading import Dataset, Series
+
+EWMA_LAMBDA = 0.94  # RiskMetrics daily decay
+CLIP = 10.0
+
+
+def choose_transform(requested: str, dataset: Dataset) -> str:
+    """Resolve --transform auto: log returns for strictly positive series, differences otherwise."""
+    if requested != "auto":
+        return requested
+    positive = all((s.values > 0).all() for s in dataset.series)
+    return "log-return" if positive else "diff"
+
+
+def level(values: np.ndarray, transform: str) -> np.ndarray:
+    """The series on the scale where changes are modelled (log prices for log returns)."""
+    if transform == "log-return":
+        if (values <= 0).any():
+            raise DataError("a log-return transform needs strictly positive values")
+        return np.log(values)
+    return values.astype("float64")
+
+
+def unlevel(y: np.ndarray, transform: str) -> np.ndarray:
+    """Inverse of `level`."""
+    return np.exp(y) if transform == "log-return" else y
+
+
+def feature_kind(name: str, train_values: np.ndarray) -> str:
+    """A sensible transform for a covariate: log of volume, log returns of prices, else diffs."""
+    if "vol" in name.lower():
+        return "log1p"
+    if (train_values > 0).all():
+        return "log-diff"
+    return "diff"
+
+
+def split_point(n: int, val_size: float) -> int:
+    """Rows before the validation tail: a fraction (0 < v < 1) or a row count (v >= 1)."""
+    n_val = round(n * val_size) if val_size < 1 else int(val_size)
+    return n - n_val
+
+
+@dataclass
+class Prepared:
+    """Model inputs for one series: features per row and normalising volatility per row."""
+
+    x: np.ndarray  # (rows, n_inputs) float32
+    y: np.ndarray  # (rows,) transformed level, float64
+    sigma: np.ndarray  # (rows,) float64, causal EWMA volatility of one-step changes
+
+
+def fit_stats(series: Series, n_train: int, transform: str, feature_names: list[str]) -> dict:
+    """Per-series statistics from the first `n_train` rows only."""
+    y = level(series.values[:n_train], transform)
+    dz = np.diff(y)
+    scale = float(np.sqrt(np.mean(dz**2))) if len(dz) else 1.0
+    if not math.isfinite(scale) or scale <= 0:
+        scale = float(np.abs(y).mean() * 1e-3) or 1.0
+    stats: dict = {
+        "scale": scale,
+        "level_mean": float(y.mean()),
+        "level_std": float(y.std()) or 1.0,
+        "features": [],
+    }
+    for j, name in enumerate(feature_names):
+        col = series.features[:n_train, j]
+        kind = feature_kind(name, col)
+        f = _feature_raw(col, kind)
+        stats["features"].append(
+            {
+                "name": name,
+                "kind": kind,
+                "mean": float(np.mean(f[1:])),
+                "std": float(np.std(f[1:])) or 1.0,
+            }
+        )
+    return stats
+
+
+def _feature_raw(col: np.ndarray, kind: str) -> np.ndarray:
+    if kind == "log1p":
+        return np.log1p(np.maximum(col, 0.0))
+    if kind == "log-diff":
+        logged = np.log(np.maximum(col, 1e-12))
+        return np.concatenate([[0.0], np.diff(logged)])
+    return np.concatenate([[0.0], np.diff(col)])
+
+
+def prepare(series: Series, stats: dict, transform: str, calendar: bool) -> Prepared:
+    """Inputs for every row of `series` using stored statistics (causal: row t uses rows <= t)."""
+    y = level(series.values, transform)
+    scale = stats["scale"]
+    dz = np.concatenate([[0.0], np.diff(y)])
+    sigma = ewma_volatility(dz, scale)
+    cols = [
+        np.clip(dz / scale, -CLIP, CLIP),
+        np.log(sigma / scale),
+    ]
+    if transform == "none":
+        cols.append(np.clip((y - stats["level_mean"]) / stats["level_std"], -CLIP, CLIP))
+    for j, f in enumerate(stats["features"]):
+        raw = _feature_raw(series.features[:, j], f["kind"])
+        cols.append(np.clip((raw - f["mean"]) / f["std"], -CLIP, CLIP))
+    if calendar:
+        cols.extend(calendar_features(series.index))
+    x = np.stack(cols, axis=1).astype("float32")
+    return Prepared(x, y, sigma)
+
+
+def ewma_volatility(dz: np.ndarray, scale: float) -> np.ndarray:
+    """RiskMetrics volatility after each row: var[t] = l*var[t-1] + (1-l)*dz[t]^2, from scale^2."""
+    var = np.empty_like(dz)
+    v = scale * scale
+    lam = EWMA_LAMBDA
+    sq = dz * dz
+    for t in range(len(dz)):  # a recursion; a few thousand steps cost well under a millisecond
+        v = lam * v + (1.0 - lam) * sq[t]
+        var[t] = v
+    floor = (scale * 0.05) ** 2
+    return np.sqrt(np.maximum(var, floor))
+
+
+def calendar_features(index: np.ndarray) -> list[np.ndarray]:
+    """Day-of-week and month as points on the unit circle (empty for plain sequences)."""
+    if not np.issubdtype(index.dtype, np.datetime64):
+        raise ConfigError("--calendar needs a date column")
+    days = index.astype("datetime64[D]").astype("int64")
+    dow = (days + 3) % 7  # 1970-01-01 was a Thursday
+    month = index.astype("datetime64[M]").astype("int64") % 12
+    return [
+        np.sin(2 * np.pi * dow / 7),
+        np.cos(2 * np.pi * dow / 7),
+        np.sin(2 * np.pi * month / 12),
+        np.cos(2 * np.pi * month / 12),
+    ]
+
+
+def n_inputs(transform: str, n_features: int, calendar: bool) -> int:
+    """Width of the input rows that `prepare` builds."""
+    return 2 + (transform == "none") + n_features + (4 if calendar else 0)
+
+
+def targets(prep: Prepared, horizon: int) -> np.ndarray:
+    """Normalised cumulative changes (rows, horizon), NaN where t+h is past the end."""
+    n = len(prep.y)
+    out = np.full((n, horizon), np.nan)
+    root = np.sqrt(np.arange(1, horizon + 1))
+    for h in range(1, horizon + 1):
+        out[: n - h, h - 1] = (prep.y[h:] - prep.y[: n - h]) / (prep.sigma[: n - h] * root[h - 1])
+    return out
+
+
+def denormalise(q: np.ndarray, y0: np.ndarray, sigma0: np.ndarray, transform: str) -> np.ndarray:
+    """Map normalised outputs (origins, horizon, quantiles) back to the target's units."""
+    horizon = q.shape[1]
+    root = np.sqrt(np.arange(1, horizon + 1))[None, :, None]
+    y = y0[:, None, None] + q * sigma0[:, None, None] * root
+    return unlevel(y, transform)
+
+
+def window_starts(origins: np.ndarray, lookback: int) -> np.ndarray:
+    """First row of the lookback window ending at each origin."""
+    return origins - lookback + 1
+
+
+def windows(x: np.ndarray, origins: np.ndarray, lookback: int) -> np.ndarray:
+    """(origins, lookback, n_inputs) windows ending at each origin, as a strided view gather."""
+    view = np.lib.stride_tricks.sliding_window_view(x, lookback, axis=0)  # (rows-L+1, F, L)
+    return view[window_starts(origins, lookback)].transpose(0, 2, 1)
+
+
+def segments(first: int, last: int, lookback: int, chunk: int, offset: int) -> np.ndarray:
+    """Training segments covering origins first..last of one series, as rows (start, lo, hi).
+
+    A segment is `lookback - 1 + chunk` rows from `start`; position j in 0..chunk-1 is the origin
+    start + lookback - 1 + j, and only positions lo <= j < hi count, so every origin appears once
+    per epoch and every target still sees at least a full lookback of history. `offset` shifts the
+    grid from epoch to epoch so that origins do not always sit at the same place in a segment.
+    """
+    n = last - first + 1
+    if n <= 0:
+        return np.zeros((0, 3), dtype="int64")
+    chunk = min(chunk, n)
+    cuts = list(range(first + offset % chunk, last + 1, chunk))
+    bounds = [first, *[c for c in cuts if c > first], last + 1]
+    rows = []
+    for a, b in itertools.pairwise(bounds):
+        first_pos = min(a, last + 1 - chunk)  # the last range is aligned to the data's end
+        rows.append((first_pos - lookback + 1, a - first_pos, b - first_pos))
+    return np.asarray(rows, dtype="int64")
