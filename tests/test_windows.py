@@ -1,0 +1,89 @@
+"""Windowing, splitting and transforms: shapes, coverage, and no look-ahead."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from lstm_forecast import windows
+from lstm_forecast.loading import Dataset, Series
+from lstm_forecast.settings import TrainConfig
+from lstm_forecast.training import split
+
+
+def make_dataset(values: np.ndarray, features: np.ndarray | None = None) -> Dataset:
+    index = np.arange(len(values))
+    feats = np.zeros((len(values), 0)) if features is None else features
+    names = [] if features is None else [f"f{j}" for j in range(feats.shape[1])]
+    return Dataset("mem", "value", None, names, None, [Series("value", index, values, feats)])
+
+
+@pytest.mark.parametrize("offset", [0, 3, 15])
+def test_segments_cover_every_origin_once(offset):
+    first, last, lookback, chunk = 59, 400, 60, 16
+    segs = windows.segments(first, last, lookback, chunk, offset)
+    covered = np.concatenate([s + lookback - 1 + np.arange(lo, hi) for s, lo, hi in segs])
+    assert sorted(covered.tolist()) == list(range(first, last + 1))
+    assert (segs[:, 0] >= 0).all()
+    # every segment fits inside the rows it may read: warm-up + chunk positions, ending by `last`
+    assert (segs[:, 0] + lookback - 1 + chunk - 1 <= last).all()
+
+
+def test_windows_are_the_lookback_rows_ending_at_each_origin():
+    x = np.arange(40, dtype="float32").reshape(20, 2)
+    w = windows.windows(x, np.array([4, 10, 19]), lookback=5)
+    assert w.shape == (3, 5, 2)
+    np.testing.assert_array_equal(w[1], x[6:11])
+    np.testing.assert_array_equal(w[2], x[15:20])
+
+
+def test_split_keeps_training_targets_out_of_the_validation_tail():
+    values = 100 + np.cumsum(np.random.default_rng(0).normal(size=500))
+    cfg = TrainConfig(lookback=30, horizon=5, val_size=0.2)
+    (part,) = split(make_dataset(values), cfg, "diff")
+    assert part.n_train == 400
+    first, last = part.train_origins
+    assert first == 29 and last + cfg.horizon == part.n_train - 1  # last target is row 399
+    assert part.val_origins[0] == part.n_train - 1  # first target at row 400, in the tail
+    assert part.val_origins[-1] + cfg.horizon == len(values) - 1
+
+
+def test_fitted_statistics_ignore_everything_after_the_training_part():
+    rng = np.random.default_rng(1)
+    values = 50 * np.exp(np.cumsum(rng.normal(0, 0.01, 600)))
+    volume = rng.uniform(1e6, 2e6, (600, 1))
+    cfg = TrainConfig(lookback=20, horizon=3, val_size=0.25)
+    base = split(make_dataset(values, volume), cfg, "log-return")[0].stats
+    changed_values, changed_volume = values.copy(), volume.copy()
+    changed_values[450:] *= rng.uniform(0.2, 5.0, 150)
+    changed_volume[450:] *= 1000
+    other = split(make_dataset(changed_values, changed_volume), cfg, "log-return")[0].stats
+    assert other == base
+
+
+def test_targets_map_back_to_the_future_values_exactly():
+    values = np.array([10.0, 11.0, 12.1, 11.5, 13.0, 12.0, 12.5, 14.0])
+    series = Series("s", np.arange(8), values, np.zeros((8, 0)))
+    stats = windows.fit_stats(series, 6, "log-return", [])
+    prep = windows.prepare(series, stats, "log-return", calendar=False)
+    t = windows.targets(prep, horizon=3)
+    origins = np.array([0, 2, 4])
+    back = windows.denormalise(
+        t[origins][..., None], prep.y[origins], prep.sigma[origins], "log-return"
+    )[..., 0]
+    np.testing.assert_allclose(back, values[origins[:, None] + np.arange(1, 4)], rtol=1e-12)
+    assert np.isnan(t[-1]).all() and np.isfinite(t[4]).all()
+
+
+def test_prepare_is_causal():
+    rng = np.random.default_rng(2)
+    values = 20 + np.cumsum(rng.normal(size=300))
+    series = Series("s", np.arange(300), values, np.zeros((300, 0)))
+    stats = windows.fit_stats(series, 200, "diff", [])
+    a = windows.prepare(series, stats, "diff", calendar=False)
+    changed = Series(
+        "s", np.arange(300), np.concatenate([values[:250], values[250:] * 3]), np.zeros((300, 0))
+    )
+    b = windows.prepare(changed, stats, "diff", calendar=False)
+    np.testing.assert_array_equal(a.x[:250], b.x[:250])
+    np.testing.assert_array_equal(a.sigma[:250], b.sigma[:250])
