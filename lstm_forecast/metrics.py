@@ -54,8 +54,12 @@ def mase(actual: np.ndarray, forecast: np.ndarray, scale: float) -> float:
 
 
 def directional_accuracy(actual: np.ndarray, forecast: np.ndarray, origin: np.ndarray) -> float:
-    """Share of points where forecast - origin value and actual - origin value share a sign."""
-    m = _ok(actual, forecast, origin)
+    """Share of points where forecast - origin value and actual - origin value share a sign.
+
+    Points where the forecast is the origin value (it calls no direction) are left out; a
+    forecast that never calls one (the naive forecast) has no directional accuracy (NaN).
+    """
+    m = _ok(actual, forecast, origin) & (forecast != origin)
     if not m.any():
         return math.nan
     return float(np.mean(np.sign(forecast[m] - origin[m]) == np.sign(actual[m] - origin[m])))
