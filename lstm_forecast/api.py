@@ -14,14 +14,24 @@ import datetime as dt
 from collections.abc import Callable
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from lstm_forecast import artifacts, forecasting
-from lstm_forecast.errors import ConfigError
+from lstm_forecast.errors import ConfigError, DataError, ForecastError
 from lstm_forecast.loading import Dataset, LoadOptions, load
 from lstm_forecast.settings import TrainConfig
 
-__all__ = ["LoadOptions", "TrainConfig", "inspect", "load_data", "predict", "train"]
+__all__ = [
+    "LoadOptions",
+    "TrainConfig",
+    "info",
+    "inspect",
+    "load_data",
+    "predict",
+    "train",
+    "update",
+]
 
 
 def load_data(data: str | Path, options: LoadOptions | None = None) -> Dataset:
@@ -47,27 +57,22 @@ def train(
     threads: int | None = None,
     progress: Callable | None = None,
     resume: bool = False,
+    keep_better: bool = False,
     wait: float = 0.0,
     notify: Callable[[str], None] | None = None,
 ):
-    """Train on `data` and write the model to `model_path` atomically, under its lock."""
+    """Train on `data` and write the model to `model_path` atomically, under its lock.
+
+    With `keep_better`, an existing model is replaced only when the new one does at least as
+    well on the new model's validation tail (`result.meta["kept"]` says which was kept).
+    """
     from lstm_forecast import training
 
     config = config or TrainConfig()
     dataset = data if isinstance(data, Dataset) else load(data, _train_options(options, config))
     ckpt_path = artifacts.checkpoint_path(model_path)
     with artifacts.model_lock(model_path, wait):
-        resume_from = None
-        if resume:
-            saved, tensors = artifacts.load_checkpoint(ckpt_path)
-            if saved.get("data_hash") != training.data_hash(dataset):
-                raise ConfigError(f"{ckpt_path}: the checkpoint was made on other data")
-            if TrainConfig.from_dict(saved["config"]) != config:
-                raise ConfigError(
-                    f"{ckpt_path}: the checkpoint was made with other settings; "
-                    f"resume with the same options"
-                )
-            resume_from = (tensors, saved)
+        resume_from = _resume_state(ckpt_path, dataset, config) if resume else None
 
         def save_ckpt(tensors: dict, state: dict) -> None:
             state["data_hash"] = training.data_hash(dataset)
@@ -84,14 +89,134 @@ def train(
             checkpoint=save_ckpt,
             resume_from=resume_from,
         )
-        result.meta["created"] = dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
-        result.meta["source"] = {
-            "path": str(data if not isinstance(data, Dataset) else data.source),
-            **dataset.details,
-        }
-        artifacts.save_model(model_path, result.weights, result.meta)
+        _finish(result, dataset, data)
+        if keep_better:
+            result.meta["kept"] = _keep_better(result, dataset, model_path, notify)
+        if result.meta.get("kept", "new") == "new":
+            artifacts.save_model(model_path, result.weights, result.meta)
         ckpt_path.unlink(missing_ok=True)
     return result
+
+
+def update(
+    data: str | Path,
+    model_path: str | Path,
+    *,
+    epochs: int = 5,
+    lr_scale: float = 0.1,
+    options: LoadOptions | None = None,
+    device: str = "auto",
+    threads: int | None = None,
+    progress: Callable | None = None,
+    keep_better: bool = False,
+    wait: float = 0.0,
+    notify: Callable[[str], None] | None = None,
+):
+    """Fine-tune a model on data that runs past its training cutoff (warm start).
+
+    The model's transforms, scalers and settings are kept; only the weights move, for `epochs`
+    epochs at `lr_scale` times the original learning rate. Data of other columns or frequency,
+    or with nothing newer than the cutoff, is refused.
+    """
+    from lstm_forecast import training
+
+    meta, weights = artifacts.load_model(model_path)
+    dataset = load(data, _predict_options(options, meta))
+    forecasting.check_compatible(meta, dataset)
+    _require_new_rows(meta, dataset)
+    settings = {**meta["config"], "epochs": epochs, "lr": meta["config"]["lr"] * lr_scale}
+    config = TrainConfig.from_dict(settings)
+    with artifacts.model_lock(model_path, wait):
+        result = training.train(
+            dataset,
+            config,
+            device=device,
+            threads=threads,
+            progress=progress,
+            init_weights=weights,
+            init_meta=meta,
+        )
+        _finish(result, dataset, data)
+        result.meta["updated_from"] = meta.get("data_hash")
+        if keep_better:
+            result.meta["kept"] = _keep_better(result, dataset, model_path, notify)
+        if result.meta.get("kept", "new") == "new":
+            artifacts.save_model(model_path, result.weights, result.meta)
+    return result
+
+
+def _resume_state(ckpt_path: Path, dataset: Dataset, config: TrainConfig) -> tuple[dict, dict]:
+    from lstm_forecast import training
+
+    saved, tensors = artifacts.load_checkpoint(ckpt_path)
+    if saved.get("data_hash") != training.data_hash(dataset):
+        raise ConfigError(f"{ckpt_path}: the checkpoint was made on other data")
+    if TrainConfig.from_dict(saved["config"]) != config:
+        raise ConfigError(
+            f"{ckpt_path}: the checkpoint was made with other settings; "
+            f"resume with the same options"
+        )
+    return tensors, saved
+
+
+def _finish(result, dataset: Dataset, data: str | Path | Dataset) -> None:
+    result.meta["created"] = dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
+    path = data.source if isinstance(data, Dataset) else str(data)
+    result.meta["source"] = {"path": path, **dataset.details}
+
+
+def _require_new_rows(meta: dict, dataset: Dataset) -> None:
+    cutoffs = {s["name"]: s["last"] for s in meta["series"]}
+    for s in dataset.series:
+        if s.name in cutoffs:
+            last = cutoffs[s.name]
+            cutoff = np.datetime64(last) if isinstance(last, str) else last
+            if (s.index > cutoff).any():
+                return
+    raise DataError(
+        f"{dataset.source}: no rows newer than the model's training cutoff; nothing to update with"
+    )
+
+
+def _keep_better(
+    result, dataset: Dataset, model_path: str | Path, notify: Callable[[str], None] | None
+) -> str:
+    """Score the old and new models on the new model's validation tail; return the winner."""
+    path = Path(model_path)
+    if not path.exists():
+        return "new"
+    old_meta, old_weights = artifacts.load_model(path)
+    try:
+        forecasting.check_compatible(old_meta, dataset)
+        old = _tail_score(old_meta, old_weights, dataset, result.meta)
+    except ForecastError as exc:
+        if notify:
+            notify(f"the existing model cannot be scored on this data ({exc}); replacing it")
+        return "new"
+    new = _tail_score(result.meta, result.weights, dataset, result.meta)
+    kept = "new" if new <= old else "old"
+    if notify:
+        winner = "new model replaces" if kept == "new" else "existing model kept over"
+        notify(
+            f"keep-better: {winner} the other (validation MASE new {new:.4f}, existing {old:.4f})"
+        )
+    return kept
+
+
+def _tail_score(meta: dict, weights: dict, dataset: Dataset, reference: dict) -> float:
+    """Mean absolute scaled error over the reference model's validation tail, all steps."""
+    from lstm_forecast import metrics
+
+    errors = []
+    for s_ref in reference["series"]:
+        s = next(x for x in dataset.series if x.name == s_ref["name"])
+        origin = s.index[s_ref["n_train"] - 1]
+        since = str(origin)[:19] if dataset.date_column else int(origin)
+        fc = forecasting.forecast(meta, weights, dataset, since=since, series=[s.name])
+        fc = fc[fc["horizon"] <= reference["config"]["horizon"]].dropna(subset=["actual"])
+        scale = metrics.naive_scale(s.values[: s_ref["n_train"]])
+        errors.append(np.abs(fc["actual"].to_numpy() - fc["forecast"].to_numpy()) / scale)
+    return float(np.mean(np.concatenate(errors)))
 
 
 def predict(
@@ -153,4 +278,29 @@ def inspect(data: str | Path, options: LoadOptions | None = None) -> dict:
         ],
         "notes": ds.notes,
         "warnings": ds.warnings,
+    }
+
+
+def info(model_path: str | Path) -> dict:
+    """What a model file is: data, settings, validation metrics, training figures."""
+    meta, weights = artifacts.load_model(model_path)
+    return {
+        "path": str(model_path),
+        "format_version": meta["format_version"],
+        "package_version": meta.get("package_version"),
+        "torch_version": meta.get("torch_version"),
+        "created": meta.get("created"),
+        "source": meta.get("source"),
+        "data_hash": meta.get("data_hash"),
+        "target": meta["target"],
+        "transform": meta["transform"],
+        "frequency": meta["frequency"],
+        "features": meta["feature_names"],
+        "series": [
+            {k: s[k] for k in ("name", "rows", "n_train", "first", "last")} for s in meta["series"]
+        ],
+        "config": meta["config"],
+        "parameters": int(sum(v.size for v in weights.values())),
+        "training": {k: v for k, v in meta["training"].items() if k != "history"},
+        "evaluation": meta["evaluation"],
     }

@@ -19,9 +19,22 @@ import typer
 from lstm_forecast import __version__
 from lstm_forecast.errors import ForecastError
 
+GLOBAL_HELP = """\b
+Global options, accepted anywhere on the command line:
+  --config FILE.toml  settings for any command: top-level keys, or tables [train], [predict] ...
+                      (key names as the options, with underscores: val_size = 0.1)
+  --log-file FILE     append one JSON line per run (command, start, end, seconds, exit status,
+                      error, metrics)
+  --json-log          print that JSON record on stderr when the run ends
+  --debug             show tracebacks of internal errors
+Precedence: command-line options > LSTM_FORECAST_* environment variables > config file >
+defaults. LSTM_FORECAST_CONFIG names a config file too.
+"""
+
 app = typer.Typer(
     name="lstm-forecast",
     help="Forecast prices and numeric sequences with LSTM networks, set beside naive baselines.",
+    epilog=GLOBAL_HELP,
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
@@ -82,6 +95,26 @@ MaxGap = Annotated[
 ]
 ModelPath = Annotated[Path, typer.Option("--model", "-m", help="Model file.", show_default=False)]
 Quiet = Annotated[bool, typer.Option("--quiet", "-q", help="No progress or notes on stderr.")]
+Wait = Annotated[
+    float,
+    typer.Option(
+        help="Seconds to wait for another run's lock on the model (default: fail at once, exit 75)."
+    ),
+]
+KeepBetter = Annotated[
+    bool,
+    typer.Option(
+        help="Replace an existing model only if the new one does at least as well on "
+        "the same validation tail."
+    ),
+]
+PrintConfig = Annotated[
+    bool, typer.Option("--print-config", help="Print the resolved settings as TOML and exit.")
+]
+DeviceOpt = Annotated[Device, typer.Option(help="Where to train.", envvar="LSTM_FORECAST_DEVICE")]
+Threads = Annotated[
+    int | None, typer.Option(help="CPU threads for torch.", envvar="LSTM_FORECAST_THREADS")
+]
 
 
 def _say(message: str) -> None:
@@ -120,8 +153,8 @@ def _root(
 ) -> None:
     """Forecast prices and numeric sequences with LSTM networks, set beside naive baselines.
 
-    Exit codes: 0 ok, 1 bad data or model file, 2 usage, 70 internal error, 75 busy (model
-    locked), 130 Ctrl-C, 143 SIGTERM. Add --debug to any command for tracebacks.
+    Exit codes: 0 ok, 1 bad data, model or settings, 2 usage, 70 internal error, 75 busy (model
+    locked by another run), 130 Ctrl-C, 141 output pipe closed, 143 SIGTERM.
     """
 
 
@@ -162,21 +195,20 @@ def train(
     seed: Annotated[int, typer.Option(help="Random seed.")] = 0,
     transform: Annotated[str, typer.Option(help="auto, log-return, diff or none.")] = "auto",
     quantiles: Annotated[str, typer.Option(help="Comma-separated quantiles.")] = "0.1,0.5,0.9",
-    device: Annotated[Device, typer.Option(help="Where to train.")] = Device.auto,
-    threads: Annotated[int | None, typer.Option(help="CPU threads for torch.")] = None,
+    device: DeviceOpt = Device.auto,
+    threads: Threads = None,
     resume: Annotated[
         bool, typer.Option(help="Continue from the checkpoint beside the model.")
     ] = False,
-    wait: Annotated[
-        float,
-        typer.Option(
-            help="Seconds to wait for another run's lock on the "
-            "model (default: fail at once, exit 75)."
-        ),
-    ] = 0.0,
+    keep_better: KeepBetter = False,
+    wait: Wait = 0.0,
     quiet: Quiet = False,
+    print_config: PrintConfig = False,
 ) -> None:
     """Train an LSTM on a CSV and write the model file (atomically)."""
+    if print_config:
+        _print_config(locals())
+        return
     from lstm_forecast import api, render
     from lstm_forecast.settings import TrainConfig, parse_list, parse_quantiles
 
@@ -210,11 +242,71 @@ def train(
             threads=threads,
             progress=progress,
             resume=resume,
+            keep_better=keep_better,
             wait=wait,
             notify=None if quiet else _say,
         )
+    _record(result.meta)
     if not quiet:
         render.print_training_summary(result.meta, str(model))
+
+
+@app.command(epilog="Example (weekly cron): lstm-forecast update prices.csv --model aapl.lstm")
+def update(
+    data: Data,
+    model: ModelPath,
+    epochs: Annotated[int, typer.Option(help="Epochs of fine-tuning.")] = 5,
+    lr_scale: Annotated[
+        float, typer.Option(help="Learning rate as a fraction of the original one.")
+    ] = 0.1,
+    target: Target = None,
+    date_col: DateCol = None,
+    date_format: DateFormat = None,
+    dayfirst: DayFirst = None,
+    series_col: SeriesCol = None,
+    max_gap: MaxGap = 5,
+    device: DeviceOpt = Device.auto,
+    threads: Threads = None,
+    keep_better: KeepBetter = False,
+    wait: Wait = 0.0,
+    quiet: Quiet = False,
+    print_config: PrintConfig = False,
+) -> None:
+    """Fine-tune a model on data newer than its training cutoff (same transforms, warm start)."""
+    if print_config:
+        _print_config(locals())
+        return
+    from lstm_forecast import api, render
+
+    options = _load_options(target, date_col, date_format, dayfirst, series_col, None, max_gap)
+    with render.progress_display(quiet) as progress:
+        result = api.update(
+            data,
+            model,
+            epochs=epochs,
+            lr_scale=lr_scale,
+            options=options,
+            device=device.value,
+            threads=threads,
+            progress=progress,
+            keep_better=keep_better,
+            wait=wait,
+            notify=None if quiet else _say,
+        )
+    _record(result.meta)
+    if not quiet:
+        render.print_training_summary(result.meta, str(model))
+
+
+@app.command(epilog="Example: lstm-forecast info aapl.lstm --json")
+def info(
+    model: Annotated[Path, typer.Argument(help="Model file.", show_default=False)],
+    as_json: Annotated[bool, typer.Option("--json", help="One JSON object on stdout.")] = False,
+) -> None:
+    """Show what a model is: its data, settings, validation metrics and training figures."""
+    from lstm_forecast import api, render
+
+    render.print_info(api.info(model), as_json)
 
 
 @app.command(epilog="Example: lstm-forecast predict prices.csv --model aapl.lstm > forecast.csv")
@@ -234,7 +326,11 @@ def predict(
     ] = None,
     series: SeriesSel = None,
     engine: Annotated[
-        Engine, typer.Option(help="numpy (no torch import) or torch; auto picks numpy.")
+        Engine,
+        typer.Option(
+            help="numpy (no torch import) or torch; auto picks numpy.",
+            envvar="LSTM_FORECAST_ENGINE",
+        ),
     ] = Engine.auto,
     target: Target = None,
     date_col: DateCol = None,
@@ -281,6 +377,36 @@ def inspect(
     render.print_inspection(found, as_json)
 
 
+RUN: dict = {}  # what the finished command reports to --log-file / --json-log
+
+
+def _record(meta: dict) -> None:
+    """Keep a trained model's headline figures for the run record."""
+    ev, tr = meta["evaluation"], meta["training"]
+    RUN["metrics"] = {
+        "beats_naive": ev["beats_naive"],
+        "lstm_mase": ev["models"]["lstm"]["mase"],
+        "naive_mase": ev["models"]["naive"]["mase"],
+        "coverage": ev["models"]["lstm"]["coverage"],
+        "windows_per_s": tr["windows_per_s"],
+        "epochs_run": tr["epochs_run"],
+    }
+    if "kept" in meta:
+        RUN["metrics"]["kept"] = meta["kept"]
+
+
+def _print_config(params: dict) -> None:
+    """The resolved settings (options > environment > config file > defaults) as TOML."""
+    import json
+
+    for key, value in params.items():
+        if key == "print_config" or value is None:
+            continue
+        value = value.value if isinstance(value, Enum) else value
+        value = str(value) if isinstance(value, Path) else value
+        print(f"{key} = {json.dumps(value)}")
+
+
 class _Terminated(BaseException):
     """SIGTERM outside training: unwind (cleaning temporary files) and exit 143."""
 
@@ -289,41 +415,132 @@ def _on_sigterm(_signum: int, _frame: object) -> NoReturn:
     raise _Terminated
 
 
+def _global_flags(argv: list[str]) -> tuple[list[str], dict]:
+    """Take the global flags out of argv (they may appear anywhere)."""
+    flags = {
+        "debug": bool(os.environ.get("LSTM_FORECAST_DEBUG")),
+        "json_log": False,
+        "log_file": os.environ.get("LSTM_FORECAST_LOG_FILE"),
+        "config": os.environ.get("LSTM_FORECAST_CONFIG"),
+    }
+    rest: list[str] = []
+    it = iter(argv)
+    for arg in it:
+        name, _, inline = arg.partition("=")
+        if arg in ("--debug", "--json-log"):
+            flags[arg[2:].replace("-", "_")] = True
+        elif name in ("--config", "--log-file"):
+            value = inline or next(it, None)
+            if value is None:
+                raise ForecastError(f"{name} needs a value")
+            flags[name[2:].replace("-", "_")] = value
+        else:
+            rest.append(arg)
+    return rest, flags
+
+
+def _default_map(path: str | None) -> dict:
+    """Config-file settings as click's default_map: {command: {option: value}}."""
+    if not path:
+        return {}
+    import tomllib
+
+    from lstm_forecast.errors import ConfigError
+
+    try:
+        with open(path, "rb") as fh:
+            data = tomllib.load(fh)
+    except FileNotFoundError:
+        raise ConfigError(f"{path}: no such config file") from None
+    except (OSError, tomllib.TOMLDecodeError) as exc:
+        raise ConfigError(f"{path}: not a valid TOML file ({exc})") from None
+    shared = {k.replace("-", "_"): v for k, v in data.items() if not isinstance(v, dict)}
+    tables = {k: v for k, v in data.items() if isinstance(v, dict)}
+    commands = {"train", "predict", "update", "inspect", "info", "backtest"}
+    unknown = set(tables) - commands
+    if unknown:
+        raise ConfigError(f"{path}: unknown section [{sorted(unknown)[0]}]")
+    return {
+        cmd: {**shared, **{k.replace("-", "_"): v for k, v in tables.get(cmd, {}).items()}}
+        for cmd in commands
+    }
+
+
+def _write_log(flags: dict, argv: list[str], started: float, code: int, error: str | None) -> None:
+    import json
+    import time
+
+    record = {
+        "command": argv[0] if argv else None,
+        "argv": argv,
+        "start": _iso(started),
+        "end": _iso(time.time()),
+        "seconds": round(time.time() - started, 3),
+        "exit_status": code,
+        "ok": code == 0,
+        "error": error,
+        **RUN,
+    }
+    line = json.dumps(record, default=str)
+    if flags["json_log"]:
+        print(line, file=sys.stderr, flush=True)
+    if flags["log_file"]:
+        try:
+            with open(flags["log_file"], "a", encoding="utf-8") as fh:
+                fh.write(line + "\n")  # one short append: whole lines, even with several runs
+        except OSError as exc:
+            _say(f"lstm-forecast: warning: cannot write --log-file ({exc.strerror})")
+
+
+def _iso(ts: float) -> str:
+    import datetime as dt
+
+    return dt.datetime.fromtimestamp(ts, dt.timezone.utc).isoformat(timespec="seconds")
+
+
 def main() -> None:
     """Entry point: run the app and map every outcome to an exit code."""
-    argv = sys.argv[1:]
-    debug = "--debug" in argv or bool(os.environ.get("LSTM_FORECAST_DEBUG"))
-    argv = [a for a in argv if a != "--debug"]
+    import time
+
+    started = time.time()
     signal.signal(signal.SIGTERM, _on_sigterm)
-    code = 0
+    code, error = 0, None
+    flags = {"debug": False, "json_log": False, "log_file": None}
+    argv = sys.argv[1:]
     try:
-        app(args=argv, prog_name="lstm-forecast", standalone_mode=False)
+        argv, flags = _global_flags(argv)
+        app(
+            args=argv,
+            prog_name="lstm-forecast",
+            standalone_mode=False,
+            default_map=_default_map(flags["config"]),
+        )
     except typer.Exit as exc:
         code = exc.exit_code
     except (typer.Abort, KeyboardInterrupt):
-        _say("lstm-forecast: interrupted")
-        code = EXIT_SIGINT
+        code, error = EXIT_SIGINT, "interrupted"
     except _Terminated:
-        _say("lstm-forecast: terminated")
-        code = EXIT_SIGTERM
+        code, error = EXIT_SIGTERM, "terminated"
     except ForecastError as exc:
-        _say(f"lstm-forecast: error: {exc}")
-        code = exc.exit_code
+        code, error = exc.exit_code, f"error: {exc}"
     except BrokenPipeError:
         code = EXIT_PIPE
     except Exception as exc:
         if hasattr(exc, "show") and isinstance(getattr(exc, "exit_code", None), int):
             exc.show()  # a usage error from the option parser (exit 2)
-            _exit(exc.exit_code)
-        if debug:
-            import traceback
+            code, error = exc.exit_code, str(exc)
+        else:
+            if flags["debug"]:
+                import traceback
 
-            traceback.print_exc()
-        _say(
-            f"lstm-forecast: internal error: {type(exc).__name__}: {exc} "
-            f"(run with --debug for the traceback)"
-        )
-        code = EXIT_INTERNAL
+                traceback.print_exc()
+            code = EXIT_INTERNAL
+            error = f"internal error: {type(exc).__name__}: {exc}"
+            error += "" if flags["debug"] else " (run with --debug for the traceback)"
+    if error and code != 2:  # the option parser has already shown its usage error
+        _say(f"lstm-forecast: {error}")
+    if flags["json_log"] or flags["log_file"]:
+        _write_log(flags, argv, started, code, error)
     _exit(code)
 
 

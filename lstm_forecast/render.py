@@ -167,3 +167,41 @@ def print_inspection(found: dict, as_json: bool) -> None:
         console.print(f"note: {line}")
     for line in found["warnings"]:
         console.print(f"warning: {line}")
+
+
+def print_info(found: dict, as_json: bool) -> None:
+    """A model's description: JSON on stdout, or a readable summary."""
+    if as_json:
+        sys.stdout.write(json.dumps(found, indent=2, default=str) + "\n")
+        return
+    console = Console(highlight=False)
+    cfg, tr = found["config"], found["training"]
+    console.print(
+        f"model        {found['path']} (format {found['format_version']}, "
+        f"lstm-forecast {found['package_version']}, torch {found['torch_version']})"
+    )
+    console.print(
+        f"created      {found['created']} from {found['source']['path']} "
+        f"(data hash {found['data_hash']})"
+    )
+    console.print(
+        f"target       {found['target']} ({found['transform']}), frequency "
+        f"{found['frequency']}, features {found['features'] or 'none'}"
+    )
+    console.print(
+        f"network      lookback {cfg['lookback']}, horizon {cfg['horizon']}, "
+        f"{cfg['layers']}x{cfg['hidden']} LSTM, {found['parameters']:,} parameters, "
+        f"quantiles {cfg['quantiles']}"
+    )
+    console.print(
+        f"training     {tr['epochs_run']} epochs (best {tr['best_epoch']}), "
+        f"{tr['seconds']} s, {tr['windows_per_s']} windows/s on {tr['device']}"
+    )
+    table = Table("series", "rows", "trained rows", "first", "last")
+    for s in found["series"]:
+        table.add_row(
+            s["name"], str(s["rows"]), str(s["n_train"]), str(s["first"])[:19], str(s["last"])[:19]
+        )
+    console.print(table)
+    console.print(evaluation_table(found["evaluation"], "Validation tail"))
+    console.print(verdict_line(found["evaluation"]))

@@ -303,7 +303,7 @@ def train(
     )
     parts = split(dataset, config, transform)
     if init_meta:
-        _reuse_stats(parts, init_meta, config, transform)
+        parts = _reuse_stats(parts, init_meta, dataset, config, transform)
     trainer = Trainer(parts, config, dev, len(parts))
     if init_weights is not None:
         trainer.model.load_state_dict({k: torch.from_numpy(v) for k, v in init_weights.items()})
@@ -404,13 +404,26 @@ def _series_meta(series, part: SeriesPart) -> dict:
     }
 
 
-def _reuse_stats(parts: list[SeriesPart], meta: dict, config: TrainConfig, transform: str) -> None:
-    """Warm start: inputs built with the model's stored statistics, not refitted ones."""
-    stored = {s["name"]: s["stats"] for s in meta["series"]}
-    for p in parts:
-        if p.name not in stored:
-            raise DataError(f"series '{p.name}' is not in the model (it knows {', '.join(stored)})")
-        p.stats = stored[p.name]
+def _reuse_stats(
+    parts: list[SeriesPart], meta: dict, dataset: Dataset, config: TrainConfig, transform: str
+) -> list[SeriesPart]:
+    """Warm start: the model's series in its own order, inputs built with its stored statistics."""
+    have = {p.name: p for p in parts}
+    missing = [s["name"] for s in meta["series"] if s["name"] not in have]
+    if missing or len(have) != len(meta["series"]):
+        known = ", ".join(s["name"] for s in meta["series"])
+        raise DataError(
+            f"{dataset.source}: the data's series ({', '.join(have)}) are not the model's ({known})"
+        )
+    by_name = {s.name: s for s in dataset.series}
+    ordered = []
+    for stored in meta["series"]:
+        p = have[stored["name"]]
+        p.stats = stored["stats"]
+        p.prep = windows.prepare(by_name[p.name], p.stats, transform, config.calendar)
+        p.targets = windows.targets(p.prep, config.horizon)
+        ordered.append(p)
+    return ordered
 
 
 def _checkpoint(

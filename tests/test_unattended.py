@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import json
 import signal
 import subprocess
 import time
 
 import numpy as np
+import pandas as pd
 import pytest
 
 from conftest import cli_path, random_walk_prices, run_cli, write_prices
@@ -14,26 +16,10 @@ from lstm_forecast import artifacts
 
 pytestmark = pytest.mark.slow
 
-OPTS = [
-    "--lookback",
-    "30",
-    "--horizon",
-    "3",
-    "--hidden",
-    "64",
-    "--layers",
-    "2",
-    "--epochs",
-    "25",
-    "--patience",
-    "100",
-    "--seed",
-    "0",
-    "--threads",
-    "1",
-    "--batch-size",
-    "8",
-]
+OPTS = (
+    "--lookback 30 --horizon 3 --hidden 64 --layers 2 --epochs 60 --patience 500 --seed 0 "
+    "--threads 1 --batch-size 8"
+).split()
 
 
 @pytest.fixture(scope="module")
@@ -54,13 +40,13 @@ def test_sigterm_saves_a_checkpoint_and_resume_matches_an_uninterrupted_run(data
     deadline = time.monotonic() + 60
     while not lock.exists() and time.monotonic() < deadline:  # taken just before training starts
         time.sleep(0.05)
-    time.sleep(1.5)
+    time.sleep(3.0)  # past the optimiser set-up, well before the last epoch
     sent = time.monotonic()
     proc.send_signal(signal.SIGTERM)
     _, err = proc.communicate(timeout=30)
     assert time.monotonic() - sent < 2.0
     assert proc.returncode == 143, err
-    assert ckpt.exists() and not model.exists()
+    assert ckpt.exists() and not model.exists(), err
     assert "--resume" in err and "Traceback" not in err
 
     resumed = run_cli("train", data, "--model", model, *OPTS, "--resume")
@@ -105,3 +91,103 @@ def test_predict_in_a_loop_while_train_replaces_the_model(data, tmp_path):
         assert len(proc.stdout.splitlines()) == 4
         outputs += 1
     assert trainer.returncode == 0 and outputs >= 2
+
+
+SMALL = [
+    "--lookback",
+    "20",
+    "--horizon",
+    "3",
+    "--hidden",
+    "8",
+    "--layers",
+    "1",
+    "--epochs",
+    "2",
+    "--threads",
+    "1",
+]
+
+
+@pytest.fixture(scope="module")
+def older_and_newer(tmp_path_factory):
+    """The same random walk twice: the first 1,200 rows, and all 1,300."""
+    folder = tmp_path_factory.mktemp("upd")
+    prices = random_walk_prices(1300, seed=8)
+    return write_prices(folder / "old.csv", prices[:1200]), write_prices(folder / "new.csv", prices)
+
+
+def test_update_fine_tunes_on_newer_rows_and_refuses_stale_or_foreign_data(
+    older_and_newer, tmp_path
+):
+    old, new = older_and_newer
+    model = tmp_path / "m.lstm"
+    assert run_cli("train", old, "--model", model, *SMALL).returncode == 0
+    same = run_cli("update", old, "--model", model)
+    assert same.returncode == 1 and "no rows newer" in same.stderr
+    proc = run_cli("update", new, "--model", model, "--epochs", "2", "--json-log")
+    assert proc.returncode == 0, proc.stderr
+    record = json.loads(proc.stderr.strip().splitlines()[-1])
+    assert record["command"] == "update" and record["exit_status"] == 0
+    info = json.loads(run_cli("info", model, "--json").stdout)
+    assert info["series"][0]["last"].startswith("2014-12-26")  # row 1300 of the business days
+    assert info["config"]["epochs"] == 2 and info["config"]["lookback"] == 20
+    weekly = tmp_path / "weekly.csv"
+    frame = pd.read_csv(new).iloc[::5]
+    frame.to_csv(weekly, index=False)
+    foreign = run_cli("update", weekly, "--model", model)
+    assert foreign.returncode == 1 and "frequency" in foreign.stderr
+
+
+def test_keep_better_keeps_the_model_that_scores_better(older_and_newer, tmp_path):
+    _, new = older_and_newer
+    model = tmp_path / "m.lstm"
+    assert run_cli("train", new, "--model", model, *SMALL, "--epochs", "4").returncode == 0
+    good = model.read_bytes()
+    # one epoch at a huge learning rate cannot do better than the trained model
+    worse = run_cli(
+        "train", new, "--model", model, *SMALL, "--epochs", "1", "--lr", "0.5", "--keep-better"
+    )
+    assert worse.returncode == 0, worse.stderr
+    assert "keep-better" in worse.stderr
+    kept = "existing model kept" in worse.stderr
+    assert (model.read_bytes() == good) == kept
+
+
+def test_config_file_environment_and_options_precedence(older_and_newer, tmp_path):
+    _, new = older_and_newer
+    cfg = tmp_path / "settings.toml"
+    cfg.write_text("epochs = 7\n[train]\nhidden = 12\nlookback = 25\n")
+    proc = run_cli(
+        "train",
+        new,
+        "--model",
+        tmp_path / "m.lstm",
+        "--config",
+        cfg,
+        "--lookback",
+        "30",
+        "--print-config",
+        env={"LSTM_FORECAST_DEVICE": "cpu"},
+    )
+    assert proc.returncode == 0
+    settings = dict(line.split(" = ", 1) for line in proc.stdout.splitlines())
+    assert settings["epochs"] == "7" and settings["hidden"] == "12"
+    assert settings["lookback"] == "30" and settings["device"] == '"cpu"'
+    assert not (tmp_path / "m.lstm").exists()
+    bad = tmp_path / "bad.toml"
+    bad.write_text("epochs = \n")
+    proc = run_cli("train", new, "--model", tmp_path / "m.lstm", "--config", bad)
+    assert proc.returncode == 1 and "not a valid TOML" in proc.stderr
+
+
+def test_log_file_records_failures_too(tmp_path):
+    log = tmp_path / "runs.jsonl"
+    proc = run_cli(
+        "predict", tmp_path / "missing.csv", "--model", tmp_path / "m.lstm", "--log-file", log
+    )
+    assert proc.returncode == 1
+    (record,) = [json.loads(line) for line in log.read_text().splitlines()]
+    assert record["exit_status"] == 1 and record["ok"] is False
+    assert "no such model file" in record["error"]
+    assert set(record) >= {"command", "start", "end", "seconds"}
