@@ -281,6 +281,98 @@ def inspect(
     render.print_inspection(found, as_json)
 
 
+class Window(str, Enum):
+    expanding = "expanding"
+    sliding = "sliding"
+
+
+@app.command(
+    epilog="Example: lstm-forecast backtest prices.csv --folds 5 --step 50 --horizon 5 --report bt/"
+)
+def backtest(
+    data: Data,
+    report: Annotated[
+        Path, typer.Option(help="Folder for metrics, forecasts and the report.", show_default=False)
+    ],
+    folds: Annotated[int, typer.Option(help="Consecutive folds of origins.")] = 5,
+    step: Annotated[int, typer.Option(help="Origins per fold.")] = 50,
+    window: Annotated[
+        Window, typer.Option(help="Train on everything before a fold, or a fixed-length window.")
+    ] = Window.expanding,
+    train_size: Annotated[
+        int | None, typer.Option(help="Rows of a sliding window (default: the first fold's).")
+    ] = None,
+    refit_every: Annotated[int, typer.Option(help="Refit the model every N folds.")] = 1,
+    season: Annotated[
+        int | None, typer.Option(help="Seasonal naive's period (default: from the frequency).")
+    ] = None,
+    jobs: Annotated[int, typer.Option(help="Fit folds in this many processes.")] = 1,
+    target: Target = None,
+    date_col: DateCol = None,
+    date_format: DateFormat = None,
+    dayfirst: DayFirst = None,
+    series_col: SeriesCol = None,
+    series: SeriesSel = None,
+    max_gap: MaxGap = 5,
+    features: Annotated[
+        str | None,
+        typer.Option(help="Comma-separated covariate columns, e.g. Open,High,Low,Volume."),
+    ] = None,
+    calendar: Annotated[bool, typer.Option(help="Add day-of-week and month inputs.")] = False,
+    lookback: Annotated[int, typer.Option(help="Rows of history per window.")] = 60,
+    horizon: Annotated[int, typer.Option(help="Steps ahead to forecast.")] = 5,
+    hidden: Annotated[int, typer.Option(help="LSTM units per layer.")] = 64,
+    layers: Annotated[int, typer.Option(help="LSTM layers.")] = 2,
+    dropout: Annotated[float, typer.Option(help="Dropout rate.")] = 0.1,
+    epochs: Annotated[int, typer.Option(help="Most epochs to train.")] = 40,
+    patience: Annotated[
+        int, typer.Option(help="Stop after this many epochs without a better validation loss.")
+    ] = 6,
+    val_size: Annotated[
+        float, typer.Option(help="Validation tail: fraction of rows, or a row count.")
+    ] = 0.2,
+    batch_size: Annotated[int, typer.Option(help="Segments per optimiser step.")] = 32,
+    chunk: Annotated[int, typer.Option(help="Training windows per segment.")] = 16,
+    lr: Annotated[float, typer.Option(help="Peak learning rate (cosine schedule).")] = 3e-3,
+    weight_decay: Annotated[float, typer.Option(help="AdamW weight decay.")] = 1e-4,
+    seed: Annotated[int, typer.Option(help="Random seed.")] = 0,
+    transform: Annotated[str, typer.Option(help="auto, log-return, diff or none.")] = "auto",
+    quantiles: Annotated[str, typer.Option(help="Comma-separated quantiles.")] = "0.1,0.5,0.9",
+    device: Annotated[Device, typer.Option(help="Where to train.")] = Device.auto,
+    threads: Annotated[int | None, typer.Option(help="CPU threads for torch.")] = None,
+    quiet: Quiet = False,
+) -> None:
+    """Walk-forward evaluation of the LSTM against naive baselines; writes a report folder."""
+    import shlex
+
+    from lstm_forecast import api
+    from lstm_forecast import report as reporting
+    from lstm_forecast.backtest import BacktestConfig
+    from lstm_forecast.settings import TrainConfig, parse_list, parse_quantiles
+
+    # Every train option is a TrainConfig field of the same name.
+    config = TrainConfig.from_dict(
+        {**locals(), "quantiles": parse_quantiles(quantiles), "features": parse_list(features)}
+    )
+    plan = BacktestConfig(folds, step, window.value, train_size, refit_every, season)
+    options = _load_options(target, date_col, date_format, dayfirst, series_col, series, max_gap)
+    with reporting.fold_progress(quiet) as progress:
+        result = api.backtest(
+            data,
+            config,
+            plan,
+            options,
+            device=device.value,
+            threads=threads,
+            jobs=jobs,
+            progress=progress,
+            command=shlex.join(["lstm-forecast", *sys.argv[1:]]),
+        )
+    reporting.write(report, result.metrics, result.forecasts)
+    if not quiet:
+        reporting.print_summary(result.metrics, report)
+
+
 class _Terminated(BaseException):
     """SIGTERM outside training: unwind (cleaning temporary files) and exit 143."""
 
