@@ -394,6 +394,7 @@ def walk_forward(
         "origins_per_series": plan.folds * plan.step,
         "warm_start": False,
         "device": device,
+        "threads": threads,
         "jobs": jobs,
         "seconds": round(time.perf_counter() - started, 2),
     }

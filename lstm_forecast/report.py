@@ -435,7 +435,7 @@ def write(folder: str | Path, metrics: dict, forecasts: pd.DataFrame) -> list[Pa
 
 def _csv(frame: pd.DataFrame) -> str:
     buf = io.StringIO()
-    frame.to_csv(buf, index=False, float_format="%.10g", lineterminator="\n")
+    frame.to_csv(buf, index=False, lineterminator="\n")  # full precision: exact round trip
     return buf.getvalue()
 
 
