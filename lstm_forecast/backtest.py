@@ -329,25 +329,24 @@ def dm_test(frame: pd.DataFrame, steps: list[int]) -> dict:
 
 
 def verdict(models: dict, dm: dict) -> tuple[bool, str]:
-    """(skill, one plain sentence): MAE below the random walk's AND a significant DM test."""
+    """(skill, plain sentences): skill needs a lower MAE than the random walk's AND a
+    significant DM test in the model's favour."""
     m, rw = models[MODEL]["mae"], models[RANDOM_WALK]["mae"]
     stat, p = dm["statistic"], dm["p_value"]
+    side = "below" if m < rw else "above"
     numbers = (
-        f"LSTM MAE {m:.4g} vs random walk {rw:.4g} (rel. MAE {models[MODEL]['rel_mae']:.3f}); "
+        f"the LSTM's MAE {m:.4g} is {abs(m / rw - 1):.2%} {side} the random walk's {rw:.4g}; "
         f"Diebold-Mariano at horizon {dm['horizon']}: statistic {stat:.2f}, p = {p:.3g}, "
         f"n = {dm['n']}."
     )
-    skill = m < rw and stat < 0 and p < SKILL_P
-    if skill:
+    if m < rw and stat < 0 and p < SKILL_P:
         return True, f"Evidence of skill over the random walk: {numbers}"
     if stat > 0 and p < SKILL_P:
-        return False, (
-            f"No evidence of skill: the model is significantly WORSE than the random walk. "
-            f"{numbers}"
-        )
+        return False, f"No evidence of skill: significantly WORSE than the random walk: {numbers}"
     return False, (
-        f"No evidence of skill over the random walk (tomorrow = today): {numbers} "
-        f"Treat the point forecasts as no better than the last value."
+        f"No evidence of skill over the random walk (tomorrow = today): {numbers} Skill needs "
+        f"a lower MAE and p below {SKILL_P}; treat the point forecasts as no better than the "
+        f"last value."
     )
 
 

@@ -390,7 +390,10 @@ STYLE = (
 
 def to_html(doc: list[Block]) -> str:
     """One self-contained page: styles inline, images as base64 data URIs."""
-    esc = html.escape
+
+    def esc(text: str) -> str:
+        return html.escape(text, quote=False)
+
     title = next(b.text for b in doc if b.kind == "h1")
     parts = [f"<!doctype html><html><head><meta charset='utf-8'><title>{esc(title)}</title>"]
     parts.append(f"<style>{STYLE}</style></head><body>")
@@ -405,7 +408,9 @@ def to_html(doc: list[Block]) -> str:
             parts.append(f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>")
         elif b.kind == "image":
             data = base64.b64encode(b.png).decode()
-            parts.append(f'<p><img src="data:image/png;base64,{data}" alt="{esc(b.text)}"></p>')
+            parts.append(
+                f'<p><img src="data:image/png;base64,{data}" alt="{html.escape(b.text)}"></p>'
+            )
         else:
             parts.append(f"<pre>{esc(b.text)}</pre>")
     parts.append("</body></html>")

@@ -14,7 +14,7 @@ import pytest
 from scipy import stats
 
 from conftest import ROOT, random_walk_prices, write_prices
-from lstm_forecast import api, report
+from lstm_forecast import api, backtest, report
 from lstm_forecast.backtest import BacktestConfig
 from lstm_forecast.errors import ConfigError, DataError
 from lstm_forecast.settings import TrainConfig
@@ -171,6 +171,21 @@ def test_a_pure_random_walk_shows_no_evidence_of_skill(saved):
     metrics, _ = saved
     assert metrics["skill"] is False
     assert metrics["verdict"].startswith("No evidence of skill")
+
+
+@pytest.mark.parametrize(
+    ("mae", "stat", "p", "skill", "start"),
+    [
+        (12.0, -2.5, 0.01, True, "Evidence of skill"),
+        (12.0, -1.2, 0.2, False, "No evidence of skill over the random walk"),
+        (14.0, 3.0, 0.001, False, "No evidence of skill: significantly WORSE"),
+    ],
+)
+def test_verdict_needs_a_lower_mae_and_a_significant_dm_test(mae, stat, p, skill, start):
+    models = {"lstm": {"mae": mae}, "naive": {"mae": 13.0}}
+    dm = {"statistic": stat, "p_value": p, "horizon": 1, "n": 250}
+    got, text = backtest.verdict(models, dm)
+    assert got is skill and text.startswith(start) and f"p = {p:g}" in text
 
 
 def test_data_after_an_origin_does_not_change_its_forecasts(tmp_path):
