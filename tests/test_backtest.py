@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import base64
 import json
 import math
 import os
+import re
 import subprocess
 import sys
 
@@ -209,7 +211,9 @@ def test_report_html_is_self_contained_with_plots_and_the_verdict(walk, saved):
     _, _, folder = walk
     metrics, _ = saved
     page = (folder / "report.html").read_text()
-    assert page.count('<img src="data:image/png;base64,') >= 3
+    images = re.findall(r'<img src="data:image/png;base64,([A-Za-z0-9+/=]+)"', page)
+    assert len(images) >= 3
+    assert all(base64.b64decode(data).startswith(b"\x89PNG\r\n") for data in images)
     assert metrics["verdict"] in page
     md = (folder / "report.md").read_text()
     assert metrics["verdict"] in md and "![forecast](forecast.png)" in md
