@@ -151,10 +151,15 @@ def run_fits(
     device: str,
     threads: int | None,
     jobs: int,
-    progress: Callable[[Fit, int, int], None] | None,
+    progress: Callable[[Fit | None, int, int], None] | None,
 ) -> None:
-    """Train every fit, in `jobs` processes; fills each Fit's weights, meta and seconds."""
+    """Train every fit, in `jobs` processes; fills each Fit's weights, meta and seconds.
+
+    `progress(fit, done, total)` is called once with no fit before the first starts, then
+    after each fit."""
     done = 0
+    if progress:
+        progress(None, 0, len(fits))
 
     def finish(fit: Fit, outcome: tuple) -> None:
         nonlocal done
@@ -372,7 +377,7 @@ def walk_forward(
     device: str = "auto",
     threads: int | None = None,
     jobs: int = 1,
-    progress: Callable[[Fit, int, int], None] | None = None,
+    progress: Callable[[Fit | None, int, int], None] | None = None,
 ) -> BacktestResult:
     """Walk forward over `dataset`; see the module docstring."""
     if jobs < 1:

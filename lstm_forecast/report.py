@@ -488,8 +488,9 @@ def fold_progress(quiet: bool) -> Iterator[Callable | None]:
     task = bar.add_task("backtest", total=None, note="")
 
     def update(fit, done: int, total: int) -> None:
-        folds = ", ".join(str(f + 1) for f in fit.folds)
-        note = f"fold {folds} fitted in {fit.seconds:.1f} s"
+        note = ""
+        if fit is not None:
+            note = f"fold {fit.folds[0] + 1} fitted in {fit.seconds:.1f} s"
         bar.update(task, completed=done, total=total, note=note)
 
     with bar:
