@@ -61,7 +61,6 @@ class BacktestConfig:
 class Fit:
     """One training run: which folds it serves and the rows (per series) it saw."""
 
-    index: int
     folds: list[int]
     rows: dict[str, tuple[int, int]]  # series -> (first, last) row, inclusive
     weights: dict | None = None
@@ -106,7 +105,7 @@ def check_length(dataset: Dataset, config: TrainConfig, plan: BacktestConfig) ->
 def plan_fits(dataset: Dataset, config: TrainConfig, plan: BacktestConfig) -> list[Fit]:
     """One fit per `refit_every` folds, each ending at its first fold's first origin."""
     fits = []
-    for index, start in enumerate(range(0, plan.folds, plan.refit_every)):
+    for start in range(0, plan.folds, plan.refit_every):
         rows = {}
         for s in dataset.series:
             origins = fold_origins(len(s), config, plan)
@@ -120,7 +119,7 @@ def plan_fits(dataset: Dataset, config: TrainConfig, plan: BacktestConfig) -> li
                 )
             rows[s.name] = (first, end)
         folds = list(range(start, min(start + plan.refit_every, plan.folds)))
-        fits.append(Fit(index, folds, rows))
+        fits.append(Fit(folds, rows))
     return fits
 
 
@@ -258,16 +257,17 @@ def score(frame: pd.DataFrame, quantiles: list[float]) -> dict:
     models = {}
     for name in frame["model"].unique():
         rows = frame[frame["model"] == name]
-        has_q = bool(rows[qcols].notna().any().any())
+        levels = quantiles if rows[qcols].notna().any().any() else None
         by_h = []
         for h in steps:
             at = (rows["horizon"] == h).to_numpy()
-            by_h.append({"horizon": int(h), **_point_metrics(rows[at], naive[at], qcols, has_q)})
-        models[name] = {**_point_metrics(rows, naive, qcols, has_q), "by_horizon": by_h}
+            by_h.append({"horizon": int(h), **_point_metrics(rows[at], naive[at], levels)})
+        models[name] = {**_point_metrics(rows, naive, levels), "by_horizon": by_h}
     return {"models": models, "dm_test": dm_test(frame, steps)}
 
 
-def _point_metrics(rows: pd.DataFrame, naive: pd.DataFrame, qcols: list[str], has_q: bool):
+def _point_metrics(rows: pd.DataFrame, naive: pd.DataFrame, quantiles: list[float] | None):
+    """Point metrics of `rows`; interval metrics too when the model has `quantiles`."""
     a, f = rows["actual"].to_numpy(), rows["forecast"].to_numpy()
     o, scale = rows["origin_value"].to_numpy(), rows["scale"].to_numpy()
     ok = np.isfinite(f)
@@ -282,13 +282,13 @@ def _point_metrics(rows: pd.DataFrame, naive: pd.DataFrame, qcols: list[str], ha
         "directional_accuracy": _direction(a, f, o),
         "up_rate": metrics.up_rate(a[ok], o[ok]),
     }
-    if has_q:
-        q = rows[qcols].to_numpy()
-        levels = [_level(c) for c in qcols]
+    if quantiles:
+        q = rows[[forecasting.quantile_column(x) for x in quantiles]].to_numpy()
         lo, hi = q[:, 0], q[:, -1]
         out["coverage"] = metrics.coverage(a, lo, hi)
-        out["pinball"] = metrics.pinball(a, q, levels)
-        out["interval_score"] = metrics.interval_score(a, lo, hi, 1 - (levels[-1] - levels[0]))
+        out["pinball"] = metrics.pinball(a, q, quantiles)
+        alpha = 1 - (quantiles[-1] - quantiles[0])
+        out["interval_score"] = metrics.interval_score(a, lo, hi, alpha)
     return out
 
 
@@ -296,10 +296,6 @@ def _direction(a: np.ndarray, f: np.ndarray, o: np.ndarray) -> float | None:
     """Directional accuracy; None for a forecast that never predicts a move (the naive one)."""
     moves = np.isfinite(f) & (f != o)
     return metrics.directional_accuracy(a, f, o) if moves.any() else None
-
-
-def _level(column: str) -> float:
-    return float(column[1:]) / 100
 
 
 def _ratio(x: float, y: float) -> float:
