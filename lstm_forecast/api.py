@@ -12,7 +12,9 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Callable
+from dataclasses import asdict
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
@@ -21,6 +23,9 @@ from lstm_forecast import artifacts, forecasting
 from lstm_forecast.errors import ConfigError, DataError, ForecastError
 from lstm_forecast.loading import Dataset, LoadOptions, load
 from lstm_forecast.settings import TrainConfig
+
+if TYPE_CHECKING:
+    from lstm_forecast.backtest import BacktestConfig, BacktestResult
 
 __all__ = [
     "LoadOptions",
@@ -304,3 +309,42 @@ def info(model_path: str | Path) -> dict:
         "training": {k: v for k, v in meta["training"].items() if k != "history"},
         "evaluation": meta["evaluation"],
     }
+
+
+def backtest(
+    data: str | Path | Dataset,
+    config: TrainConfig | None = None,
+    plan: BacktestConfig | None = None,
+    options: LoadOptions | None = None,
+    *,
+    device: str = "auto",
+    threads: int | None = None,
+    jobs: int = 1,
+    progress: Callable | None = None,
+    command: str | None = None,
+) -> BacktestResult:
+    """Walk-forward evaluation against baselines (nothing is written).
+
+    `plan` says how origins fall into folds; write the report with
+    `report.write(folder, result.metrics, result.forecasts)`.
+    """
+    from lstm_forecast.backtest import BacktestConfig, walk_forward
+
+    config = config or TrainConfig()
+    opts = _train_options(options, config)
+    dataset = data if isinstance(data, Dataset) else load(data, opts)
+    result = walk_forward(
+        dataset,
+        config,
+        plan or BacktestConfig(),
+        device=device,
+        threads=threads,
+        jobs=jobs,
+        progress=progress,
+    )
+    result.metrics["settings"].update(
+        data=str(data if not isinstance(data, Dataset) else data.source),
+        load=asdict(opts),
+        command=command,
+    )
+    return result

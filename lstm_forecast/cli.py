@@ -117,6 +117,43 @@ Threads = Annotated[
 ]
 
 
+# Options of every command that trains: each is the TrainConfig field of the same name.
+Features = Annotated[
+    str | None, typer.Option(help="Comma-separated covariate columns, e.g. Open,High,Low,Volume.")
+]
+Calendar = Annotated[bool, typer.Option(help="Add day-of-week and month inputs.")]
+Lookback = Annotated[int, typer.Option(help="Rows of history per window.")]
+Horizon = Annotated[int, typer.Option(help="Steps ahead to forecast.")]
+Hidden = Annotated[int, typer.Option(help="LSTM units per layer.")]
+Layers = Annotated[int, typer.Option(help="LSTM layers.")]
+Dropout = Annotated[float, typer.Option(help="Dropout rate.")]
+Epochs = Annotated[int, typer.Option(help="Most epochs to train.")]
+Patience = Annotated[
+    int, typer.Option(help="Stop after this many epochs without a better validation loss.")
+]
+ValSize = Annotated[float, typer.Option(help="Validation tail: fraction of rows, or a row count.")]
+BatchSize = Annotated[int, typer.Option(help="Segments per optimiser step.")]
+Chunk = Annotated[int, typer.Option(help="Training windows per segment.")]
+LearningRate = Annotated[float, typer.Option(help="Peak learning rate (cosine schedule).")]
+WeightDecay = Annotated[float, typer.Option(help="AdamW weight decay.")]
+Seed = Annotated[int, typer.Option(help="Random seed.")]
+Transform = Annotated[str, typer.Option(help="auto, log-return, diff or none.")]
+Quantiles = Annotated[str, typer.Option(help="Comma-separated quantiles.")]
+
+
+def _train_config(params: dict):
+    """A TrainConfig from a command's parameters (the list options arrive as text)."""
+    from lstm_forecast.settings import TrainConfig, parse_list, parse_quantiles
+
+    return TrainConfig.from_dict(
+        {
+            **params,
+            "quantiles": parse_quantiles(params["quantiles"]),
+            "features": parse_list(params["features"]),
+        }
+    )
+
+
 def _say(message: str) -> None:
     print(message, file=sys.stderr, flush=True)
 
@@ -171,30 +208,23 @@ def train(
     series_col: SeriesCol = None,
     series: SeriesSel = None,
     max_gap: MaxGap = 5,
-    features: Annotated[
-        str | None,
-        typer.Option(help="Comma-separated covariate columns, e.g. Open,High,Low,Volume."),
-    ] = None,
-    calendar: Annotated[bool, typer.Option(help="Add day-of-week and month inputs.")] = False,
-    lookback: Annotated[int, typer.Option(help="Rows of history per window.")] = 60,
-    horizon: Annotated[int, typer.Option(help="Steps ahead to forecast.")] = 5,
-    hidden: Annotated[int, typer.Option(help="LSTM units per layer.")] = 64,
-    layers: Annotated[int, typer.Option(help="LSTM layers.")] = 2,
-    dropout: Annotated[float, typer.Option(help="Dropout rate.")] = 0.1,
-    epochs: Annotated[int, typer.Option(help="Most epochs to train.")] = 40,
-    patience: Annotated[
-        int, typer.Option(help="Stop after this many epochs without a better validation loss.")
-    ] = 6,
-    val_size: Annotated[
-        float, typer.Option(help="Validation tail: fraction of rows, or a row count.")
-    ] = 0.2,
-    batch_size: Annotated[int, typer.Option(help="Segments per optimiser step.")] = 32,
-    chunk: Annotated[int, typer.Option(help="Training windows per segment.")] = 16,
-    lr: Annotated[float, typer.Option(help="Peak learning rate (cosine schedule).")] = 3e-3,
-    weight_decay: Annotated[float, typer.Option(help="AdamW weight decay.")] = 1e-4,
-    seed: Annotated[int, typer.Option(help="Random seed.")] = 0,
-    transform: Annotated[str, typer.Option(help="auto, log-return, diff or none.")] = "auto",
-    quantiles: Annotated[str, typer.Option(help="Comma-separated quantiles.")] = "0.1,0.5,0.9",
+    features: Features = None,
+    calendar: Calendar = False,
+    lookback: Lookback = 60,
+    horizon: Horizon = 5,
+    hidden: Hidden = 64,
+    layers: Layers = 2,
+    dropout: Dropout = 0.1,
+    epochs: Epochs = 40,
+    patience: Patience = 6,
+    val_size: ValSize = 0.2,
+    batch_size: BatchSize = 32,
+    chunk: Chunk = 16,
+    lr: LearningRate = 3e-3,
+    weight_decay: WeightDecay = 1e-4,
+    seed: Seed = 0,
+    transform: Transform = "auto",
+    quantiles: Quantiles = "0.1,0.5,0.9",
     device: DeviceOpt = Device.auto,
     threads: Threads = None,
     resume: Annotated[
@@ -210,27 +240,8 @@ def train(
         _print_config(locals())
         return
     from lstm_forecast import api, render
-    from lstm_forecast.settings import TrainConfig, parse_list, parse_quantiles
 
-    config = TrainConfig(
-        lookback=lookback,
-        horizon=horizon,
-        hidden=hidden,
-        layers=layers,
-        dropout=dropout,
-        epochs=epochs,
-        patience=patience,
-        val_size=val_size,
-        batch_size=batch_size,
-        chunk=chunk,
-        lr=lr,
-        weight_decay=weight_decay,
-        seed=seed,
-        transform=transform,
-        quantiles=parse_quantiles(quantiles),
-        features=parse_list(features),
-        calendar=calendar,
-    )
+    config = _train_config(locals())
     options = _load_options(target, date_col, date_format, dayfirst, series_col, series, max_gap)
     with render.progress_display(quiet) as progress:
         result = api.train(
@@ -375,6 +386,87 @@ def inspect(
     options = _load_options(target, date_col, date_format, dayfirst, series_col, series, max_gap)
     found = api.inspect(data, options)
     render.print_inspection(found, as_json)
+
+
+class Window(str, Enum):
+    expanding = "expanding"
+    sliding = "sliding"
+
+
+@app.command(
+    epilog="Example: lstm-forecast backtest prices.csv --folds 5 --step 50 --horizon 5 --report bt/"
+)
+def backtest(
+    data: Data,
+    report: Annotated[
+        Path, typer.Option(help="Folder for metrics, forecasts and the report.", show_default=False)
+    ],
+    folds: Annotated[int, typer.Option(help="Consecutive folds of origins.")] = 5,
+    step: Annotated[int, typer.Option(help="Origins per fold.")] = 50,
+    window: Annotated[
+        Window, typer.Option(help="Train on everything before a fold, or a fixed-length window.")
+    ] = Window.expanding,
+    train_size: Annotated[
+        int | None, typer.Option(help="Rows of a sliding window (default: the first fold's).")
+    ] = None,
+    refit_every: Annotated[int, typer.Option(help="Refit the model every N folds.")] = 1,
+    season: Annotated[
+        int | None, typer.Option(help="Seasonal naive's period (default: from the frequency).")
+    ] = None,
+    jobs: Annotated[int, typer.Option(help="Fit folds in this many processes.")] = 1,
+    target: Target = None,
+    date_col: DateCol = None,
+    date_format: DateFormat = None,
+    dayfirst: DayFirst = None,
+    series_col: SeriesCol = None,
+    series: SeriesSel = None,
+    max_gap: MaxGap = 5,
+    features: Features = None,
+    calendar: Calendar = False,
+    lookback: Lookback = 60,
+    horizon: Horizon = 5,
+    hidden: Hidden = 64,
+    layers: Layers = 2,
+    dropout: Dropout = 0.1,
+    epochs: Epochs = 40,
+    patience: Patience = 6,
+    val_size: ValSize = 0.2,
+    batch_size: BatchSize = 32,
+    chunk: Chunk = 16,
+    lr: LearningRate = 3e-3,
+    weight_decay: WeightDecay = 1e-4,
+    seed: Seed = 0,
+    transform: Transform = "auto",
+    quantiles: Quantiles = "0.1,0.5,0.9",
+    device: DeviceOpt = Device.auto,
+    threads: Threads = None,
+    quiet: Quiet = False,
+) -> None:
+    """Walk-forward evaluation of the LSTM against naive baselines; writes a report folder."""
+    import shlex
+
+    from lstm_forecast import api
+    from lstm_forecast import report as reporting
+    from lstm_forecast.backtest import BacktestConfig
+
+    config = _train_config(locals())
+    plan = BacktestConfig(folds, step, window.value, train_size, refit_every, season)
+    options = _load_options(target, date_col, date_format, dayfirst, series_col, series, max_gap)
+    with reporting.fold_progress(quiet) as progress:
+        result = api.backtest(
+            data,
+            config,
+            plan,
+            options,
+            device=device.value,
+            threads=threads,
+            jobs=jobs,
+            progress=progress,
+            command=shlex.join(["lstm-forecast", *sys.argv[1:]]),
+        )
+    reporting.write(report, result.metrics, result.forecasts)
+    if not quiet:
+        reporting.print_summary(result.metrics, report)
 
 
 RUN: dict = {}  # what the finished command reports to --log-file / --json-log

@@ -1,0 +1,273 @@
+"""Walk-forward backtests: metrics recomputed independently, the DM test, leakage, the report."""
+
+from __future__ import annotations
+
+import base64
+import json
+import math
+import os
+import re
+import subprocess
+import sys
+
+import numpy as np
+import pandas as pd
+import pytest
+from scipy import stats
+
+from conftest import ROOT, random_walk_prices, write_prices
+from lstm_forecast import api, backtest, report
+from lstm_forecast.backtest import BacktestConfig
+from lstm_forecast.errors import ConfigError, DataError
+from lstm_forecast.settings import TrainConfig
+
+TINY = dict(lookback=20, horizon=3, hidden=8, layers=1, epochs=2, patience=5, seed=0)
+PLAN = dict(folds=2, step=30)
+BASELINES = ["naive", "drift", "mean", "seasonal_naive"]
+N = 400
+
+
+def run(path, plan: dict | None = None, **train) -> api.BacktestResult:
+    config = TrainConfig(**{**TINY, **train})
+    return api.backtest(path, config, BacktestConfig(**(plan or PLAN)), threads=1)
+
+
+@pytest.fixture(scope="module")
+def walk(tmp_path_factory):
+    """A pure random walk, backtested once, with its report folder."""
+    folder = tmp_path_factory.mktemp("walk")
+    values = random_walk_prices(N, seed=11)
+    path = write_prices(folder / "walk.csv", values)
+    result = run(path)
+    report.write(folder / "report", result.metrics, result.forecasts)
+    return values, result, folder / "report"
+
+
+@pytest.fixture(scope="module")
+def saved(walk):
+    """metrics.json and forecasts.csv as written."""
+    _, _, folder = walk
+    metrics = json.loads((folder / "metrics.json").read_text())
+    return metrics, pd.read_csv(folder / "forecasts.csv")
+
+
+def test_metrics_json_has_the_documented_schema(saved):
+    metrics, _ = saved
+    assert {"models", "series", "dm_test", "verdict", "skill", "folds", "settings"} <= set(metrics)
+    assert set(metrics["models"]) == {"lstm", *BASELINES}
+    point = {"n", "mae", "rmse", "mape", "smape", "mase", "rel_mae", "directional_accuracy"}
+    for name, m in metrics["models"].items():
+        assert point | {"up_rate", "by_horizon"} <= set(m)
+        assert [h["horizon"] for h in m["by_horizon"]] == [1, 2, 3]
+        has_interval = {"coverage", "pinball", "interval_score"} <= set(m)
+        assert has_interval == (name in ("lstm", "naive"))
+    assert metrics["models"]["naive"]["directional_accuracy"] is None
+    assert {"statistic", "p_value", "n", "horizon", "by_horizon"} <= set(metrics["dm_test"])
+    assert set(metrics["series"]["Close"]["models"]) == set(metrics["models"])
+    assert metrics["settings"]["train"]["lookback"] == TINY["lookback"]
+    assert metrics["settings"]["backtest"]["folds"] == PLAN["folds"]
+    assert [f["fold"] for f in metrics["folds"]] == [1, 2]
+
+
+def test_metrics_csv_has_a_row_per_model_and_step_plus_all(walk):
+    _, _, folder = walk
+    table = pd.read_csv(folder / "metrics.csv")
+    assert len(table) == 5 * 4
+    lstm = table[(table["model"] == "lstm") & (table["horizon"] == "all")]
+    assert lstm["mae"].iloc[0] == pytest.approx(
+        json.loads((folder / "metrics.json").read_text())["models"]["lstm"]["mae"]
+    )
+
+
+def test_forecasts_csv_is_long_with_quantiles_where_a_model_has_them(saved):
+    _, fc = saved
+    assert {"series", "origin", "date", "horizon", "model", "actual", "forecast"} <= set(fc)
+    n_points = PLAN["folds"] * PLAN["step"] * TINY["horizon"]
+    assert fc["model"].value_counts().to_dict() == {m: n_points for m in ["lstm", *BASELINES]}
+    for model in ("lstm", "naive"):
+        rows = fc[fc["model"] == model]
+        assert rows[["q10", "q50", "q90"]].notna().all().all()
+        assert (rows["q10"] <= rows["q90"]).all()
+    assert fc.loc[fc["model"] == "drift", "q10"].isna().all()
+
+
+def test_baseline_metrics_recomputed_from_forecasts_csv_agree(saved):
+    metrics, fc = saved
+    naive = fc[fc["model"] == "naive"]
+    for name in ["lstm", *BASELINES]:
+        rows = fc[fc["model"] == name]
+        err = (rows["actual"] - rows["forecast"]).to_numpy()
+        m = metrics["models"][name]
+        assert m["mae"] == pytest.approx(np.abs(err).mean(), rel=1e-9)
+        assert m["rmse"] == pytest.approx(np.sqrt((err**2).mean()), rel=1e-9)
+        assert m["mape"] == pytest.approx(100 * np.mean(np.abs(err / rows["actual"])), rel=1e-9)
+        assert m["mase"] == pytest.approx(np.mean(np.abs(err) / rows["scale"]), rel=1e-9)
+        rw_mae = np.abs(naive["actual"] - naive["forecast"]).mean()
+        assert m["rel_mae"] == pytest.approx(np.abs(err).mean() / rw_mae, rel=1e-9)
+        for h in m["by_horizon"]:
+            at = rows["horizon"] == h["horizon"]
+            assert h["mae"] == pytest.approx(np.abs(err[at.to_numpy()]).mean(), rel=1e-9)
+    lstm = fc[fc["model"] == "lstm"]
+    inside = (lstm["actual"] >= lstm["q10"]) & (lstm["actual"] <= lstm["q90"])
+    assert metrics["models"]["lstm"]["coverage"] == pytest.approx(inside.mean())
+    ups = lstm["actual"] > lstm["origin_value"]
+    assert metrics["models"]["lstm"]["up_rate"] == pytest.approx(ups.mean())
+
+
+def test_baselines_are_recomputed_from_the_raw_data(walk, saved):
+    values, _, _ = walk
+    metrics, fc = saved
+    dates = pd.bdate_range("2010-01-04", periods=N).strftime("%Y-%m-%d")
+    row = {d: i for i, d in enumerate(dates)}
+    o = fc["origin"].map(row).to_numpy()
+    t = fc["date"].map(row).to_numpy()
+    h = fc["horizon"].to_numpy()
+    np.testing.assert_array_equal(t - o, h)  # business days: the date is h rows on
+    np.testing.assert_allclose(fc["actual"], values[t], rtol=1e-9)
+    expected = {
+        "naive": values[o],
+        "drift": values[o] + h * (values[o] - values[0]) / o,
+        "mean": np.array([values[: i + 1].mean() for i in o]),
+        "seasonal_naive": values[o + h - 5 * np.ceil(h / 5).astype(int)],
+    }
+    for name, want in expected.items():
+        at = (fc["model"] == name).to_numpy()
+        np.testing.assert_allclose(fc.loc[at, "forecast"], want[at], rtol=1e-9)
+    first_origin = row[metrics["folds"][0]["first_origin"]]
+    scale = np.abs(np.diff(values[: first_origin + 1])).mean()
+    assert fc.loc[fc["fold"] == 1, "scale"].to_numpy() == pytest.approx(scale, rel=1e-9)
+
+
+def reference_dm(e_model: np.ndarray, e_base: np.ndarray, h: int) -> tuple[float, float]:
+    """Diebold-Mariano on squared errors, h-1 autocovariance lags, HLN correction, t(n-1)."""
+    d = e_model**2 - e_base**2
+    n = d.size
+    u = d - d.mean()
+    acov = np.array([np.dot(u[k:], u[: n - k]) / n for k in range(h)])
+    long_run = acov[0] + 2 * acov[1:].sum()
+    dm = d.mean() / math.sqrt(long_run / n)
+    hln = dm * math.sqrt((n + 1 - 2 * h + h * (h - 1) / n) / n)
+    return hln, 2 * stats.t.sf(abs(hln), df=n - 1)
+
+
+def test_dm_statistic_matches_a_reference_on_the_errors_in_forecasts_csv(saved):
+    metrics, fc = saved
+    for entry in metrics["dm_test"]["by_horizon"]:
+        h = entry["horizon"]
+
+        def errors(model: str, h: int = h) -> np.ndarray:
+            rows = fc[(fc["model"] == model) & (fc["horizon"] == h)].sort_values("origin")
+            return (rows["actual"] - rows["forecast"]).to_numpy()
+
+        stat, p = reference_dm(errors("lstm"), errors("naive"), h)
+        assert entry["statistic"] == pytest.approx(stat, rel=1e-9)
+        assert entry["p_value"] == pytest.approx(p, rel=1e-9)
+    head = metrics["dm_test"]["by_horizon"][0]
+    assert (metrics["dm_test"]["statistic"], metrics["dm_test"]["p_value"]) == (
+        head["statistic"],
+        head["p_value"],
+    )
+
+
+def test_a_pure_random_walk_shows_no_evidence_of_skill(saved):
+    metrics, _ = saved
+    assert metrics["skill"] is False
+    assert metrics["verdict"].startswith("No evidence of skill")
+
+
+@pytest.mark.parametrize(
+    ("mae", "stat", "p", "skill", "start"),
+    [
+        (12.0, -2.5, 0.01, True, "Evidence of skill"),
+        (12.0, -1.2, 0.2, False, "No evidence of skill over the random walk"),
+        (14.0, 3.0, 0.001, False, "No evidence of skill: significantly WORSE"),
+    ],
+)
+def test_verdict_needs_a_lower_mae_and_a_significant_dm_test(mae, stat, p, skill, start):
+    models = {"lstm": {"mae": mae}, "naive": {"mae": 13.0}}
+    dm = {"statistic": stat, "p_value": p, "horizon": 1, "n": 250}
+    got, text = backtest.verdict(models, dm)
+    assert got is skill and text.startswith(start) and f"p = {p:g}" in text
+
+
+def test_data_after_an_origin_does_not_change_its_forecasts(tmp_path):
+    values = random_walk_prices(300, seed=5)
+    plan = dict(folds=1, step=30)
+    first = 300 - 1 - TINY["horizon"] - 30 + 1
+    cut = first + 10  # an origin inside the fold, after the training cutoff
+    changed = values.copy()
+    changed[cut + 1 :] *= np.linspace(1.2, 0.7, 300 - cut - 1)
+    a = run(write_prices(tmp_path / "a.csv", values), plan).forecasts
+    b = run(write_prices(tmp_path / "b.csv", changed), plan).forecasts
+    dates = pd.bdate_range("2010-01-04", periods=300).strftime("%Y-%m-%d")
+    before = (a["origin"] <= dates[cut]).to_numpy()
+    assert before.sum() == 11 * TINY["horizon"] * 5
+    cols = ["forecast", "q10", "q50", "q90"]
+    pd.testing.assert_frame_equal(a.loc[before, cols], b.loc[before, cols])
+    assert not np.allclose(a.loc[~before, "forecast"], b.loc[~before, "forecast"])
+
+
+def test_report_html_is_self_contained_with_plots_and_the_verdict(walk, saved):
+    _, _, folder = walk
+    metrics, _ = saved
+    page = (folder / "report.html").read_text()
+    images = re.findall(r'<img src="data:image/png;base64,([A-Za-z0-9+/=]+)"', page)
+    assert len(images) >= 3
+    assert all(base64.b64decode(data).startswith(b"\x89PNG\r\n") for data in images)
+    assert metrics["verdict"] in page
+    md = (folder / "report.md").read_text()
+    assert metrics["verdict"] in md and "![forecast](forecast.png)" in md
+    for name in ("forecast.png", "error_by_horizon.png", "directional_hits.png"):
+        assert (folder / name).read_bytes().startswith(b"\x89PNG")
+
+
+def test_sliding_window_and_refit_every(tmp_path):
+    path = write_prices(tmp_path / "walk.csv", random_walk_prices(300, seed=2))
+    plan = dict(folds=3, step=20, window="sliding", train_size=150, refit_every=2)
+    folds = run(path, plan).metrics["folds"]
+    assert [f["refit"] for f in folds] == [True, False, True]
+    assert {f["train_rows"] for f in folds} == {150}
+    assert folds[0]["train_end"] == folds[0]["first_origin"]
+    assert folds[1]["train_end"] == folds[0]["first_origin"]  # no refit: the older model
+    assert folds[2]["train_end"] == folds[2]["first_origin"]
+
+
+def test_too_few_rows_is_a_data_error_with_the_numbers(tmp_path):
+    path = write_prices(tmp_path / "short.csv", random_walk_prices(200, seed=1))
+    with pytest.raises(DataError, match=r"200 rows.*5 x --step 50 = 250 origins.*need 303"):
+        run(path, dict(folds=5, step=50))
+
+
+@pytest.mark.parametrize(
+    "plan", [dict(folds=0), dict(step=0), dict(window="rolling"), dict(refit_every=0)]
+)
+def test_bad_settings_are_config_errors(plan):
+    with pytest.raises(ConfigError):
+        BacktestConfig(**plan)
+
+
+@pytest.mark.slow
+def test_cli_end_to_end(tmp_path):
+    path = write_prices(tmp_path / "walk.csv", random_walk_prices(N, seed=11))
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "OMP_NUM_THREADS": "1"}
+    args = [f"--{k.replace('_', '-')}={v}" for k, v in {**TINY, **PLAN}.items()]
+
+    def cli(*extra: str) -> subprocess.CompletedProcess:
+        cmd = [sys.executable, "-m", "lstm_forecast", "backtest", str(path), *args, *extra]
+        return subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=300)
+
+    done = cli("--threads=1", "--report", str(tmp_path / "out"))
+    assert done.returncode == 0, done.stderr
+    assert done.stdout == ""
+    assert "No evidence of skill" in done.stderr and "rel. MAE" in done.stderr
+    metrics = json.loads((tmp_path / "out" / "metrics.json").read_text())
+    assert metrics["settings"]["command"].startswith("lstm-forecast backtest")
+    parallel = cli("--jobs=2", "--quiet", "--report", str(tmp_path / "par"))
+    assert parallel.returncode == 0, parallel.stderr
+    assert parallel.stderr == ""
+    again = json.loads((tmp_path / "par" / "metrics.json").read_text())
+    assert again["models"]["naive"] == metrics["models"]["naive"]
+    assert again["models"]["lstm"]["mae"] == pytest.approx(metrics["models"]["lstm"]["mae"])
+    too_many = cli("--folds=20", "--report", str(tmp_path / "bad"))
+    assert too_many.returncode == 1
+    assert "error:" in too_many.stderr and "need" in too_many.stderr
