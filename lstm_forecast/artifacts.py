@@ -41,6 +41,7 @@ def atomic_write(path: str | Path, data: bytes | str) -> None:
     except PermissionError:
         raise ModelFileError(f"{path}: cannot write in {folder} (permission denied)") from None
     try:
+        os.fchmod(fd, _mode_for(path))
         with os.fdopen(fd, "wb") as fh:
             fh.write(payload)
             fh.flush()
@@ -56,6 +57,16 @@ def atomic_write(path: str | Path, data: bytes | str) -> None:
             os.fsync(dir_fd)
         finally:
             os.close(dir_fd)
+
+
+def _mode_for(path: Path) -> int:
+    """Keep an existing file's permissions; a new file gets the usual 0666 less the umask."""
+    try:
+        return path.stat().st_mode & 0o777
+    except OSError:
+        umask = os.umask(0)
+        os.umask(umask)
+        return 0o666 & ~umask
 
 
 def save_model(path: str | Path, weights: dict[str, np.ndarray], meta: dict) -> None:

@@ -213,3 +213,15 @@ def test_busy_model_exits_75(tmp_path):
         proc = run_cli("train", data, "--model", model, *TRAIN)
     assert proc.returncode == 75 and "another run" in proc.stderr
     assert not model.exists()
+
+
+def test_written_files_get_ordinary_permissions(trained, tmp_path):
+    data, model, _ = trained
+    out = tmp_path / "fc.csv"
+    assert run_cli("predict", data, "--model", model, "--output", out).returncode == 0
+    umask = os.umask(0)
+    os.umask(umask)
+    assert out.stat().st_mode & 0o777 == 0o666 & ~umask
+    out.chmod(0o640)
+    assert run_cli("predict", data, "--model", model, "--output", out).returncode == 0
+    assert out.stat().st_mode & 0o777 == 0o640
