@@ -36,6 +36,7 @@ app = typer.Typer(
     help="Forecast prices and numeric sequences with LSTM networks, set beside naive baselines.",
     epilog=GLOBAL_HELP,
     no_args_is_help=True,
+    add_help_option=False,  # _root declares it, with a default, so it costs nothing unused
     add_completion=False,
     pretty_exceptions_enable=False,
     rich_markup_mode=None,
@@ -179,12 +180,29 @@ def _version(value: bool) -> None:
         raise typer.Exit()
 
 
+def _help(ctx: typer.Context, value: bool) -> None:
+    if value:
+        print(ctx.get_help())
+        raise typer.Exit()
+
+
 @app.callback()
 def _root(
     version: Annotated[
         bool,
         typer.Option(
             "--version", callback=_version, is_eager=True, help="Show the version and exit."
+        ),
+    ] = False,
+    show_help: Annotated[
+        bool,
+        typer.Option(
+            "--help",
+            "-h",
+            callback=_help,
+            is_eager=True,
+            expose_value=False,
+            help="Show this message and exit.",
         ),
     ] = False,
 ) -> None:
