@@ -107,9 +107,16 @@ def plan_fits(dataset: Dataset, config: TrainConfig, plan: BacktestConfig) -> li
     fits = []
     for start in range(0, plan.folds, plan.refit_every):
         rows = {}
+        ends = {s.name: int(fold_origins(len(s), config, plan)[start, 0]) for s in dataset.series}
+        if dataset.date_column:  # one calendar cut-off: no series trains past another's origin
+            cutoff = min(s.index[ends[s.name]] for s in dataset.series)
+            ends = {
+                s.name: int(np.searchsorted(s.index, cutoff, side="right")) - 1
+                for s in dataset.series
+            }
         for s in dataset.series:
             origins = fold_origins(len(s), config, plan)
-            end = int(origins[start, 0])
+            end = ends[s.name]
             size = plan.train_size or int(origins[0, 0]) + 1
             first = max(0, end + 1 - size) if plan.window == "sliding" else 0
             if end + 1 - first < min_train_rows(config):

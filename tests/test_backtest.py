@@ -271,3 +271,20 @@ def test_cli_end_to_end(tmp_path):
     too_many = cli("--folds=20", "--report", str(tmp_path / "bad"))
     assert too_many.returncode == 1
     assert "error:" in too_many.stderr and "need" in too_many.stderr
+
+
+def test_series_ending_on_different_dates_share_one_calendar_cutoff():
+    from lstm_forecast.backtest import BacktestConfig, plan_fits
+    from lstm_forecast.loading import Dataset, Series
+
+    dates = np.arange("2020-01-01", "2020-12-31", dtype="datetime64[D]").astype("datetime64[ns]")
+    long = Series("A", dates, np.linspace(1, 2, len(dates)), np.zeros((len(dates), 0)))
+    short = Series(
+        "B", dates[:-30], np.linspace(1, 2, len(dates) - 30), np.zeros((len(dates) - 30, 0))
+    )
+    ds = Dataset("mem", "v", "Date", [], "D", [long, short])
+    cfg = TrainConfig(lookback=10, horizon=2)
+    (fit,) = plan_fits(ds, cfg, BacktestConfig(folds=1, step=40))
+    end_a, end_b = fit.rows["A"][1], fit.rows["B"][1]
+    assert long.index[end_a] == short.index[end_b]  # B's fold starts earlier: A stops there too
+    assert end_b == len(short) - 1 - 2 - 40 + 1
