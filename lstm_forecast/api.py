@@ -10,6 +10,7 @@ artifacts -> forecasting) and raises only ForecastError subclasses for bad input
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 from collections.abc import Callable
 from pathlib import Path
@@ -50,13 +51,17 @@ def train(
     wait: float = 0.0,
     notify: Callable[[str], None] | None = None,
 ):
-    """Train on `data` and write the model to `model_path` atomically, under its lock."""
-    from lstm_forecast import training
+    """Train on `data` and write the model to `model_path` atomically, under its lock.
+
+    Under torchrun only rank 0 takes the lock and writes; the other ranks just train.
+    """
+    from lstm_forecast import distributed, training
 
     config = config or TrainConfig()
     dataset = data if isinstance(data, Dataset) else load(data, _train_options(options, config))
     ckpt_path = artifacts.checkpoint_path(model_path)
-    with artifacts.model_lock(model_path, wait):
+    writer = distributed.rank() == 0
+    with artifacts.model_lock(model_path, wait) if writer else contextlib.nullcontext():
         resume_from = None
         if resume:
             saved, tensors = artifacts.load_checkpoint(ckpt_path)
@@ -89,8 +94,9 @@ def train(
             "path": str(data if not isinstance(data, Dataset) else data.source),
             **dataset.details,
         }
-        artifacts.save_model(model_path, result.weights, result.meta)
-        ckpt_path.unlink(missing_ok=True)
+        if writer:
+            artifacts.save_model(model_path, result.weights, result.meta)
+            ckpt_path.unlink(missing_ok=True)
     return result
 
 

@@ -174,9 +174,17 @@ def train(
             "model (default: fail at once, exit 75)."
         ),
     ] = 0.0,
+    nproc: Annotated[
+        int, typer.Option(help="Train with this many processes on this machine (torchrun).")
+    ] = 1,
     quiet: Quiet = False,
 ) -> None:
     """Train an LSTM on a CSV and write the model file (atomically)."""
+    if nproc > 1 and "WORLD_SIZE" not in os.environ:
+        from lstm_forecast.distributed import launch
+
+        raise typer.Exit(launch(nproc, sys.argv[1:]))
+    quiet = quiet or os.environ.get("RANK", "0") != "0"  # under torchrun rank 0 alone reports
     from lstm_forecast import api, render
     from lstm_forecast.settings import TrainConfig, parse_list, parse_quantiles
 
