@@ -106,8 +106,12 @@ def launch(nproc: int, argv: list[str]) -> int:
     SIGTERM is passed on to torchrun, which stops every rank (they checkpoint first); Ctrl-C
     already reaches every process in the terminal's group, so this one ignores it.
     """
+    args = [a for a in argv if not a.startswith("--nproc=")]
+    if "--nproc" in args:  # torchrun would read it as its own --nproc-per-node
+        at = args.index("--nproc")
+        del args[at : at + 2]
     cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone"]
-    cmd += [f"--nproc-per-node={nproc}", "-m", "lstm_forecast", *argv]
+    cmd += [f"--nproc-per-node={nproc}", "-m", "lstm_forecast", *args]
     child = subprocess.Popen(cmd)
     old_int = signal.signal(signal.SIGINT, signal.SIG_IGN)
     old_term = signal.signal(signal.SIGTERM, lambda signum, _frame: child.send_signal(signum))

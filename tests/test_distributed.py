@@ -98,3 +98,13 @@ def test_sigterm_checkpoints_and_one_process_resumes(tmp_path):
     result = api.train(BOKEH, model, config, options, resume=True, threads=1)
     assert result.meta["training"]["epochs_run"] == 60
     assert model.exists() and not checkpoint.exists()
+
+
+def test_nproc_relaunches_the_command_under_torchrun(tmp_path):
+    model = tmp_path / "n.lstm"
+    args = [f"--{k}={v}" for k, v in {**TINY, "epochs": 1}.items()]
+    cmd = [sys.executable, "-m", "lstm_forecast", "train", str(BOKEH), "--series-col", "Ticker"]
+    cmd += ["--model", str(model), "--nproc", "2", *args]
+    done = subprocess.run(cmd, env=ENV, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert artifacts.load_model(model)[0]["training"]["processes"] == 2
