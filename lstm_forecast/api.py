@@ -10,6 +10,7 @@ artifacts -> forecasting) and raises only ForecastError subclasses for bad input
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 from collections.abc import Callable
 from dataclasses import asdict
@@ -69,14 +70,16 @@ def train(
     """Train on `data` and write the model to `model_path` atomically, under its lock.
 
     With `keep_better`, an existing model is replaced only when the new one does at least as
-    well on the new model's validation tail (`result.meta["kept"]` says which was kept).
+    well on the new model's validation tail (`result.meta["kept"]` says which was kept). Under
+    torchrun only rank 0 takes the lock and writes; the other ranks just train.
     """
-    from lstm_forecast import training
+    from lstm_forecast import distributed, training
 
     config = config or TrainConfig()
     dataset = data if isinstance(data, Dataset) else load(data, _train_options(options, config))
     ckpt_path = artifacts.checkpoint_path(model_path)
-    with artifacts.model_lock(model_path, wait):
+    writer = distributed.rank() == 0
+    with artifacts.model_lock(model_path, wait) if writer else contextlib.nullcontext():
         resume_from = _resume_state(ckpt_path, dataset, config) if resume else None
 
         def save_ckpt(tensors: dict, state: dict) -> None:
@@ -95,11 +98,12 @@ def train(
             resume_from=resume_from,
         )
         _finish(result, dataset, data)
-        if keep_better:
+        if writer and keep_better:
             result.meta["kept"] = _keep_better(result, dataset, model_path, notify)
-        if result.meta.get("kept", "new") == "new":
+        if writer and result.meta.get("kept", "new") == "new":
             artifacts.save_model(model_path, result.weights, result.meta)
-        ckpt_path.unlink(missing_ok=True)
+        if writer:
+            ckpt_path.unlink(missing_ok=True)
     return result
 
 

@@ -250,6 +250,9 @@ def train(
     ] = False,
     keep_better: KeepBetter = False,
     wait: Wait = 0.0,
+    nproc: Annotated[
+        int, typer.Option(help="Train with this many processes on this machine (torchrun).")
+    ] = 1,
     quiet: Quiet = False,
     print_config: PrintConfig = False,
 ) -> None:
@@ -257,6 +260,11 @@ def train(
     if print_config:
         _print_config(locals())
         return
+    if nproc > 1 and "WORLD_SIZE" not in os.environ:
+        from lstm_forecast.distributed import launch
+
+        raise typer.Exit(launch(nproc, sys.argv[1:]))
+    quiet = quiet or os.environ.get("RANK", "0") != "0"  # under torchrun rank 0 alone reports
     from lstm_forecast import api, render
 
     config = _train_config(locals())

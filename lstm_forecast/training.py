@@ -4,7 +4,11 @@ The loop is DeepAR-style: a batch holds segments of `lookback - 1 + chunk` rows,
 output at each of the last `chunk` positions is one training window (an origin with its horizon
 targets), so consecutive windows share their recurrent work instead of recomputing the same
 `lookback` steps. Every origin counts once per epoch and every target sees at least a full
-lookback of history. All data lives in one tensor; batches are index gathers.
+lookback of history. All data lives in one tensor; batches are index gathers. Validation uses
+the same segments (forward only), so it costs a fraction of an epoch.
+
+Under torchrun every rank draws the same shuffled segments and takes its own slice of each
+global batch; DDP averages the gradients, so the optimiser steps match a single process's.
 """
 
 from __future__ import annotations
@@ -12,6 +16,7 @@ from __future__ import annotations
 import copy
 import hashlib
 import math
+import os
 import signal
 import time
 from collections.abc import Callable, Iterator
@@ -21,13 +26,14 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from lstm_forecast import baselines, calibration, metrics, windows
+from lstm_forecast import baselines, calibration, distributed, metrics, windows
 from lstm_forecast.errors import ConfigError, DataError, Interrupted
 from lstm_forecast.loading import Dataset
 from lstm_forecast.model import LSTMForecaster, pinball
 from lstm_forecast.settings import TrainConfig
 
 EVAL_BATCH = 4096
+VAL_BATCH = 512  # segments per validation forward pass
 
 
 @dataclass
@@ -154,55 +160,84 @@ class Trainer:
         self.chunk = max(
             1, min(config.chunk, *(p.train_origins[1] - p.train_origins[0] + 1 for p in parts))
         )
-        self.seg_len = config.lookback - 1 + self.chunk
         self.autocast = device.type == "cuda"
+        self.rank, self.world = distributed.rank(), distributed.world_size()
+        self.net = distributed.wrap(self.model)
+        self.pos = torch.arange(config.lookback - 1 + self.chunk, device=device)
+        self.jpos = torch.arange(self.chunk, device=device)
+        val = [p.val_origins for p in parts]
+        self.val_segs = self.segments([(v[0], v[-1]) if len(v) else (0, -1) for v in val], 0)
 
-    def epoch_segments(self, epoch: int) -> np.ndarray:
-        """(segments, 4): global start row, lo, hi, series id, shuffled for this epoch."""
-        rng = np.random.default_rng([self.config.seed, epoch])
-        offset = int(rng.integers(self.chunk))
+    def segments(self, spans: list[tuple[int, int]], offset: int) -> np.ndarray:
+        """(segments, 4): global start row, lo, hi, series id, covering each part's origin span."""
         rows = []
-        for i, p in enumerate(self.parts):
-            seg = windows.segments(*p.train_origins, self.config.lookback, self.chunk, offset)
+        for i, (first, last) in enumerate(spans):
+            seg = windows.segments(first, last, self.config.lookback, self.chunk, offset)
             seg[:, 0] += self.offsets[i]
             rows.append(np.column_stack([seg, np.full(len(seg), i)]))
-        segs = np.concatenate(rows)
-        return segs[rng.permutation(len(segs))]
+        return np.concatenate(rows)
+
+    def epoch_segments(self, epoch: int) -> np.ndarray:
+        """The epoch's training segments, shuffled alike on every rank, a multiple of the ranks."""
+        rng = np.random.default_rng([self.config.seed, epoch])
+        offset = int(rng.integers(self.chunk))
+        segs = self.segments([p.train_origins for p in self.parts], offset)
+        segs = segs[rng.permutation(len(segs))]
+        return segs[: len(segs) - len(segs) % self.world]  # so every rank has part of each batch
+
+    def loss(self, net: torch.nn.Module, segs: np.ndarray) -> torch.Tensor:
+        """Mean pinball loss over the training windows of `segs` (rows of `segments`)."""
+        cfg = self.config
+        seg = torch.from_numpy(segs).to(self.device)
+        rows = (seg[:, :1] + self.pos).clamp_max(len(self.x) - 1)  # a short last span may overrun
+        mask = ((self.jpos >= seg[:, 1:2]) & (self.jpos < seg[:, 2:3])).float()
+        with torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.autocast):
+            out = net(self.x[rows], seg[:, 3])[:, cfg.lookback - 1 :]
+        target = self.y[rows[:, cfg.lookback - 1 :]]
+        return pinball(out.float(), target, self.quantiles, mask[..., None].expand_as(target))
 
     def run_epoch(
         self, epoch: int, lr_at: Callable[[float], float], stop: Callable[[], bool]
-    ) -> float:
-        """One pass over every training window; returns the mean training loss."""
-        cfg, model = self.config, self.model
-        model.train()
-        torch.manual_seed(cfg.seed * 1_000_003 + epoch)  # dropout: same stream on resume
+    ) -> tuple[float, int]:
+        """One pass over this rank's slice of every batch; returns (loss sum, windows)."""
+        cfg = self.config
+        self.model.train()
+        torch.manual_seed(cfg.seed * 1_000_003 + epoch + 7919 * self.rank)  # dropout, on resume too
         segs = self.epoch_segments(epoch)
-        seg = torch.from_numpy(segs).to(self.device)
-        pos = torch.arange(self.seg_len, device=self.device)
-        jpos = torch.arange(self.chunk, device=self.device)
-        total, count = 0.0, 0
-        n_batches = math.ceil(len(segs) / cfg.batch_size)
-        for b in range(n_batches):
+        counts = segs[:, 2] - segs[:, 1]
+        starts = range(0, len(segs), cfg.batch_size)
+        total, done = torch.zeros((), device=self.device), 0
+        for b, start in enumerate(starts):
             if stop():
                 break
             for group in self.opt.param_groups:
-                group["lr"] = lr_at(epoch + b / n_batches)
-            batch = seg[b * cfg.batch_size : (b + 1) * cfg.batch_size]
-            rows = batch[:, :1] + pos
-            x = self.x[rows]
-            target = self.y[rows[:, cfg.lookback - 1 :]]
-            mask = ((jpos >= batch[:, 1:2]) & (jpos < batch[:, 2:3])).float()
-            mask = mask[:, :, None].expand(-1, -1, cfg.horizon)
-            with torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.autocast):
-                out = model(x, batch[:, 3])[:, cfg.lookback - 1 :]
-            loss = pinball(out.float(), target, self.quantiles, mask)
+                group["lr"] = lr_at(epoch + b / len(starts))
+            mine = slice(start + self.rank, start + cfg.batch_size, self.world)
+            n = int(counts[mine].sum())
+            loss = self.loss(self.net, segs[mine])
+            # DDP averages rank gradients; weighting by each rank's share of the batch's windows
+            # makes the step the one a single process takes on the whole batch.
+            share = self.world * n / int(counts[start : start + cfg.batch_size].sum())
             self.opt.zero_grad(set_to_none=True)
-            loss.backward()
-            torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.clip)
+            (loss * share).backward()
+            torch.nn.utils.clip_grad_norm_(self.model.parameters(), cfg.clip)
             self.opt.step()
-            total += loss.detach() * mask[:, :, 0].sum()
-            count += int(batch[:, 2].sum() - batch[:, 1].sum())
-        return float(total) / max(count, 1)
+            total += loss.detach() * n
+            done += n
+        return float(total), done
+
+    @torch.no_grad()
+    def validation_sums(self) -> tuple[float, int]:
+        """(loss sum, origins) of this rank's slice of the validation segments."""
+        self.model.eval()
+        segs = self.val_segs[self.rank :: self.world]
+        total, done = 0.0, 0
+        for start in range(0, len(segs), VAL_BATCH):
+            batch = segs[start : start + VAL_BATCH]
+            n = int((batch[:, 2] - batch[:, 1]).sum())
+            total += float(self.loss(self.model, batch)) * n
+            done += n
+        return total, done
 
     @torch.no_grad()
     def predict_origins(self, part_index: int, origins: np.ndarray) -> np.ndarray:
@@ -221,18 +256,6 @@ class Trainer:
             if out
             else np.zeros((0, self.config.horizon, len(self.config.quantiles)))
         )
-
-    def validation_loss(self) -> float:
-        q = np.asarray(self.config.quantiles)
-        losses, n = 0.0, 0
-        for i, p in enumerate(self.parts):
-            if not len(p.val_origins):
-                continue
-            pred = self.predict_origins(i, p.val_origins)
-            diff = p.targets[p.val_origins][..., None] - pred
-            losses += float(np.maximum(q * diff, (q - 1) * diff).mean(-1).sum())
-            n += diff.shape[0] * diff.shape[1]
-        return losses / max(n, 1)
 
     def snapshot(self) -> dict:
         return {
@@ -295,9 +318,34 @@ def train(
     what it saved. `init_weights`/`init_meta` warm-start from an existing model (same transforms
     and statistics), as `update` does.
     """
-    if threads:
-        torch.set_num_threads(threads)
-    dev = resolve_device(device)
+    torch.set_num_threads(_threads(threads))
+    with distributed.process_group(resolve_device(device)) as dev:
+        return _train(
+            dataset, config, dev, progress, checkpoint, resume_from, init_weights, init_meta
+        )
+
+
+def _threads(requested: int | None) -> int:
+    """--threads, else LSTM_FORECAST_THREADS, else OMP_NUM_THREADS, else 1.
+
+    One thread is the measured best for the default model: its per-step matrix products
+    (32 segments x 256 gates) are too small to split, and extra threads only spin. Use more
+    processes (`--nproc`) for more cores, or `--threads` for wide models.
+    """
+    env = os.environ.get("LSTM_FORECAST_THREADS") or os.environ.get("OMP_NUM_THREADS")
+    return requested or int(env or 1)
+
+
+def _train(
+    dataset: Dataset,
+    config: TrainConfig,
+    dev: torch.device,
+    progress: Callable[[Progress], None] | None,
+    checkpoint: Callable[[dict, dict], None] | None,
+    resume_from: tuple[dict, dict] | None,
+    init_weights: dict[str, np.ndarray] | None,
+    init_meta: dict | None,
+) -> TrainResult:
     transform = (
         init_meta["transform"] if init_meta else windows.choose_transform(config.transform, dataset)
     )
@@ -323,23 +371,29 @@ def train(
     started = time.perf_counter()
     windows_done = 0
     with _signals() as caught:
+
+        def stop() -> bool:  # true on every rank as soon as any rank caught a signal
+            return distributed.any_rank(caught() is not None, dev)
+
         while state.epoch < config.epochs and state.bad_epochs < config.patience:
             snap = trainer.snapshot()
-            train_loss = trainer.run_epoch(state.epoch, lr_at, lambda: caught() is not None)
-            if caught() is None:
-                val_loss = trainer.validation_loss()
-            if caught() is not None:
+            train_sums = trainer.run_epoch(state.epoch, lr_at, stop)
+            val_sums = (0.0, 0) if stop() else trainer.validation_sums()
+            if stop():
                 trainer.restore(snap)
-                if checkpoint is not None:
+                if checkpoint is not None and trainer.rank == 0:
                     checkpoint(*_checkpoint(trainer, state, best, config))
-                sig = caught()
+                sig = caught() or signal.SIGTERM
                 raise Interrupted(
                     f"training stopped by {signal.Signals(sig).name} in epoch "
                     f"{state.epoch + 1}; a checkpoint was saved, continue with "
                     f"--resume",
                     128 + sig,
                 )
-            windows_done += trainer.n_windows
+            sums = torch.tensor([*train_sums, *val_sums], dtype=torch.float64, device=dev)
+            tl, tn, vl, vn = distributed.all_sum(sums).tolist()
+            train_loss, val_loss = tl / max(tn, 1), vl / max(vn, 1)
+            windows_done += int(tn)
             state.history.append([round(train_loss, 6), round(val_loss, 6)])
             if val_loss < state.best_loss:
                 state.best_loss, state.best_epoch, state.bad_epochs = val_loss, state.epoch, 0
@@ -347,7 +401,7 @@ def train(
             else:
                 state.bad_epochs += 1
             state.epoch += 1
-            if progress:
+            if progress and trainer.rank == 0:
                 progress(
                     Progress(state.epoch, config.epochs, train_loss, val_loss, state.best_epoch + 1)
                 )
@@ -379,6 +433,7 @@ def train(
             "windows_per_s": round(windows_done / seconds, 1) if seconds > 0 else None,
             "device": dev.type,
             "threads": torch.get_num_threads(),
+            "processes": trainer.world,
         },
         "torch_version": torch.__version__,
     }
