@@ -97,12 +97,8 @@ def train(
             checkpoint=save_ckpt,
             resume_from=resume_from,
         )
-        _finish(result, dataset, data)
-        if writer and keep_better:
-            result.meta["kept"] = _keep_better(result, dataset, model_path, notify)
-        if writer and result.meta.get("kept", "new") == "new":
-            artifacts.save_model(model_path, result.weights, result.meta)
         if writer:
+            _store(result, dataset, data, model_path, keep_better, notify)
             ckpt_path.unlink(missing_ok=True)
     return result
 
@@ -145,12 +141,8 @@ def update(
             init_weights=weights,
             init_meta=meta,
         )
-        _finish(result, dataset, data)
         result.meta["updated_from"] = meta.get("data_hash")
-        if keep_better:
-            result.meta["kept"] = _keep_better(result, dataset, model_path, notify)
-        if result.meta.get("kept", "new") == "new":
-            artifacts.save_model(model_path, result.weights, result.meta)
+        _store(result, dataset, data, model_path, keep_better, notify)
     return result
 
 
@@ -168,10 +160,22 @@ def _resume_state(ckpt_path: Path, dataset: Dataset, config: TrainConfig) -> tup
     return tensors, saved
 
 
-def _finish(result, dataset: Dataset, data: str | Path | Dataset) -> None:
+def _store(
+    result,
+    dataset: Dataset,
+    data: str | Path | Dataset,
+    model_path: str | Path,
+    keep_better: bool,
+    notify: Callable[[str], None] | None,
+) -> None:
+    """Stamp the model with its origin and write it (unless --keep-better keeps the old one)."""
     result.meta["created"] = dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
     path = data.source if isinstance(data, Dataset) else str(data)
     result.meta["source"] = {"path": path, **dataset.details}
+    if keep_better:
+        result.meta["kept"] = _keep_better(result, dataset, model_path, notify)
+    if result.meta.get("kept", "new") == "new":
+        artifacts.save_model(model_path, result.weights, result.meta)
 
 
 def _require_new_rows(meta: dict, dataset: Dataset) -> None:

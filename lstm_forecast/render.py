@@ -26,8 +26,8 @@ def stderr_console() -> Console:
 
 
 @contextmanager
-def progress_display(quiet: bool) -> Iterator[Callable | None]:
-    """A per-epoch progress callback drawing a rich bar on a TTY; None elsewhere."""
+def progress_bar(quiet: bool, label: str) -> Iterator[Callable[..., None] | None]:
+    """`update(done, total, note)` drawing a transient rich bar on a TTY; None elsewhere."""
     console = stderr_console()
     if quiet or not console.is_terminal:
         yield None
@@ -35,24 +35,37 @@ def progress_display(quiet: bool) -> Iterator[Callable | None]:
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 
     bar = Progress(
-        TextColumn("epoch"),
+        TextColumn(label),
         MofNCompleteColumn(),
         BarColumn(),
-        TextColumn("{task.fields[losses]}"),
+        TextColumn("{task.fields[note]}"),
         console=console,
         transient=True,
     )
-    task = bar.add_task("train", total=None, losses="")
+    task = bar.add_task(label, total=None, note="")
 
-    def update(p) -> None:
-        bar.update(
-            task,
-            completed=p.epoch,
-            total=p.epochs,
-            losses=f"train {p.train_loss:.4f}  val {p.val_loss:.4f}  best @{p.best_epoch}",
-        )
+    def update(done: int, total: int | None, note: str = "") -> None:
+        bar.update(task, completed=done, total=total, note=note)
 
     with bar:
+        yield update
+
+
+@contextmanager
+def progress_display(quiet: bool) -> Iterator[Callable | None]:
+    """A per-epoch training progress callback (see `progress_bar`)."""
+    with progress_bar(quiet, "epoch") as bar:
+        if bar is None:
+            yield None
+            return
+
+        def update(p) -> None:
+            bar(
+                p.epoch,
+                p.epochs,
+                f"train {p.train_loss:.4f}  val {p.val_loss:.4f}  best @{p.best_epoch}",
+            )
+
         yield update
 
 

@@ -26,7 +26,7 @@ from rich.table import Table
 
 from lstm_forecast.artifacts import atomic_write
 from lstm_forecast.errors import ConfigError
-from lstm_forecast.render import stderr_console
+from lstm_forecast.render import progress_bar, stderr_console
 
 MODEL, RANDOM_WALK = "lstm", "naive"
 LABELS = {
@@ -470,28 +470,14 @@ def print_summary(metrics: dict, folder: str | Path) -> None:
 
 @contextmanager
 def fold_progress(quiet: bool) -> Iterator[Callable | None]:
-    """A per-fit progress callback drawing a rich bar on a TTY; None elsewhere."""
-    console = stderr_console()
-    if quiet or not console.is_terminal:
-        yield None
-        return
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+    """A per-fit backtest progress callback (see `render.progress_bar`)."""
+    with progress_bar(quiet, "backtest fits") as bar:
+        if bar is None:
+            yield None
+            return
 
-    bar = Progress(
-        TextColumn("backtest fits"),
-        MofNCompleteColumn(),
-        BarColumn(),
-        TextColumn("{task.fields[note]}"),
-        console=console,
-        transient=True,
-    )
-    task = bar.add_task("backtest", total=None, note="")
+        def update(fit, done: int, total: int) -> None:
+            note = f"fold {fit.folds[0] + 1} fitted in {fit.seconds:.1f} s" if fit else ""
+            bar(done, total, note)
 
-    def update(fit, done: int, total: int) -> None:
-        note = ""
-        if fit is not None:
-            note = f"fold {fit.folds[0] + 1} fitted in {fit.seconds:.1f} s"
-        bar.update(task, completed=done, total=total, note=note)
-
-    with bar:
         yield update
