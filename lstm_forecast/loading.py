@@ -1139,8 +1139,11 @@ def _clean_series(
 def _order(part: pd.DataFrame, report: _Report) -> pd.DataFrame:
     if part.index.is_monotonic_increasing:
         return part
-    report.reordered.add("newest-first" if part.index.is_monotonic_decreasing else "out of order")
-    return part.iloc[::-1].sort_index(kind="stable")
+    if part.index.is_monotonic_decreasing:
+        report.reordered.add("newest-first")
+        return part.iloc[::-1]
+    report.reordered.add("out of order")
+    return part.sort_index(kind="stable")
 
 
 def _report_order(report: _Report) -> None:
@@ -1162,7 +1165,7 @@ def _dedupe(part: pd.DataFrame, who: str, features: list[str], report: _Report) 
     if clash.any():
         stamps = list(dict.fromkeys(part.index[clash]))[:3]
         shown = "; ".join(
-            f"{_stamp(t)} (lines {', '.join(str(n) for n in part['_line'][part.index == t])})"
+            f"{_stamp(t)} (lines {', '.join(map(str, sorted(part['_line'][part.index == t])))})"
             for t in stamps
         )
         raise DataError(f"{report.name}: {who}: rows with the same timestamp disagree: {shown}")
@@ -1287,11 +1290,12 @@ def _frequency(index: np.ndarray) -> str | None:
         seconds = max(1, round(step.total_seconds()))
         if seconds % 60:
             return f"{seconds}s" if seconds > 1 else "s"
-        return "h" if seconds == 3600 else f"{seconds // 60}min"
+        minutes = seconds // 60
+        return "h" if minutes == 60 else "min" if minutes == 1 else f"{minutes}min"
     if step <= 3 * day:
-        return "B" if np.isin(idx.dayofweek, [5, 6]).mean() < 0.01 else "D"
+        return "B" if np.isin(idx.day_of_week, [5, 6]).mean() < 0.01 else "D"
     if step <= 8 * day:
-        dow = int(pd.Series(idx.dayofweek).mode().iloc[0])
+        dow = int(pd.Series(idx.day_of_week).mode().iloc[0])
         return "W-" + ("MON", "TUE", "WED", "THU", "FRI", "SAT", "SUN")[dow]
     if step <= 32 * day:
         return _anchored(idx, "M")
@@ -1326,10 +1330,10 @@ def _gaps(s: Series, frequency: str | None, report: _Report) -> None:
         limit = "over 2 business days missing"
     else:
         step = pd.Series(delta).median()
-        long = (delta > 3 * step).to_numpy()
+        long = np.asarray(delta > 3 * step)
         limit = f"over 3 steps of {frequency}"
         if step < pd.Timedelta(days=1) and long.mean() > 0.05:  # trading sessions
-            long = (delta > pd.Timedelta(days=4)).to_numpy()
+            long = np.asarray(delta > pd.Timedelta(days=4))
             limit = "over 4 days"
     hits = np.flatnonzero(long)
     if not len(hits):

@@ -187,6 +187,6 @@ def print_inspection(found: dict, as_json: bool) -> None:
         table.add_row(*cells, *([str(s["filled"]), str(len(s["gaps"]))] if extra else []))
     console.print(table)
     for line in found["notes"]:
-        console.print(f"note: {line}")
+        console.print(f"note: {line}", soft_wrap=True)
     for line in found["warnings"]:
-        console.print(f"warning: {line}")
+        console.print(f"warning: {line}", soft_wrap=True)
