@@ -280,8 +280,8 @@ def _read_text(raw: bytes, name: str) -> _Table:
     if len(data) - start > HEAD_BYTES and len(lines) > 1:
         lines = lines[:-1]  # the last one may be cut
     lines = [line for line in lines[:200] if line.strip()][:50]
-    _reject_non_table(lines[0], name, skipped + 1)
     delimiter = delimiter or _sniff_delimiter(lines)
+    _reject_non_table(lines[0], name, skipped + 1, delimiter)
     frame = _read_csv(data, start, delimiter, name, skipped)
     has_header = not _looks_like_data(list(frame.iloc[0]))
     table = _Table(
@@ -360,11 +360,14 @@ def _find_header(data: bytes, name: str) -> tuple[int, int, str | None]:
     raise DataError(f"{name}: empty file" if not data.strip() else f"{name}: only comment lines")
 
 
-def _reject_non_table(first: str, name: str, line: int) -> None:
-    head = first.lstrip().lower()
+_MARKUP = re.compile(r"<(!doctype|html|\?xml|head|body|!--|rss|feed|error)\b", re.IGNORECASE)
+
+
+def _reject_non_table(first: str, name: str, line: int, delimiter: str | None) -> None:
+    head = first.lstrip()
     if head[:1] in ("{", "["):
         raise DataError(f"{name}: line {line}: looks like JSON, not a delimited table")
-    if head.startswith("<"):
+    if _MARKUP.match(head) or (head.startswith("<") and delimiter is None):
         raise DataError(f"{name}: line {line}: looks like an HTML/XML page, not a delimited table")
 
 
@@ -491,6 +494,8 @@ def _take_header(table: _Table, name: str, has_header: bool) -> None:
 
 def _clean_header(label: str, i: int) -> str:
     label = str(label).strip().strip('"').strip().lstrip("\ufeff")
+    if re.fullmatch(r"<[^<>]+>", label):  # MetaTrader's <DATE>, <CLOSE>
+        label = label[1:-1]
     return label or f"column {i + 1}"
 
 
@@ -690,8 +695,15 @@ def _date_kind(col: pd.Series, named: bool) -> str | None:
         return None
     if sample.str.fullmatch(_THOUSANDS).any():
         return None
-    parsed = pd.to_datetime(sample, format="mixed", errors="coerce")
-    return "dates" if parsed.notna().all() else None
+    return "dates" if _parse_mixed(sample, dayfirst=False).notna().all() else None
+
+
+def _parse_mixed(values: pd.Series, dayfirst: bool) -> pd.Series:
+    """Free-form dates (month names and the like); NaT where unreadable."""
+    try:
+        return pd.to_datetime(values, format="mixed", errors="coerce", dayfirst=dayfirst, utc=True)
+    except (ValueError, OverflowError):  # mixed offsets, out-of-range years
+        return pd.Series(pd.NaT, index=values.index)
 
 
 _TIME_OF_DAY = re.compile(r"\d{1,2}:\d{2}(:\d{2}(\.\d+)?)?(\s*[AaPp][Mm])?")
@@ -754,7 +766,12 @@ def _decimal_mark(frame: pd.DataFrame, columns: list[str], delimiter: str | None
 def _to_number(col: pd.Series, decimal: str) -> pd.Series:
     """Numbers as spreadsheets write them: 1,234.5 / 1.234,5 / $12 / 5% / (3) / 70.89M."""
     s = col.str.lower()
-    s = s.where(~s.isin(MISSING), "")
+    missing = s.isin(MISSING)
+    if decimal == ".":  # plain numbers need no cleaning
+        plain = pd.to_numeric(col.where(~missing, None), errors="coerce").astype("float64")
+        if (plain.notna() | missing).all():
+            return plain
+    s = s.where(~missing, "")
     s = s.str.replace(_NUM_JUNK, "", regex=True).str.replace("\u2212", "-", regex=False)
     if decimal == ",":
         s = s.str.replace(".", "", regex=False).str.replace(",", ".", regex=False)
@@ -913,7 +930,7 @@ def _choose_format(
             best = parsed
     if not valid:
         if naive.str.contains(r"[^\W\d_]{3}").all():
-            parsed = pd.to_datetime(naive, format="mixed", errors="coerce", dayfirst=bool(dayfirst))
+            parsed = _parse_mixed(naive, bool(dayfirst))
             if parsed.notna().all():
                 return "mixed"
             best = parsed
@@ -983,6 +1000,10 @@ def _time_format(rest: str) -> str | None:
 def _apply_format(values: pd.Series, fmt: str, where: tuple, how: str):
     """Parse with `fmt`; offsets go to UTC for intraday data, to local dates for daily data."""
     with_tz = values.str.contains(_HAS_TZ).any() or "%z" in fmt or "%Z" in fmt
+    if fmt == "mixed":
+        parsed = _parse_mixed(values, dayfirst=False).dt.tz_localize(None)
+        _fail_unparsed(parsed, values, where, how)
+        return parsed.to_numpy("datetime64[ns]"), _describe_format(fmt), None
     if not with_tz:
         parsed = pd.to_datetime(values, format=fmt, errors="coerce")
         _fail_unparsed(parsed, values, where, how)
