@@ -290,7 +290,7 @@ def _read_text(raw: bytes, name: str) -> _Table:
         {"format": "csv", "encoding": encoding, "delimiter": delimiter},
     )
     if delimiter:
-        _short_rows(table, data, start, delimiter, skipped)
+        _short_rows(table, data, start, delimiter)
     _take_header(table, name, has_header)
     _tidy(table, name)
     return table
@@ -431,7 +431,7 @@ def _looks_like_data(fields: list[str]) -> bool:
     return all(f and (_NUMBER_SHAPE.fullmatch(f) or _DATE_START.match(f)) for f in fields)
 
 
-def _short_rows(table: _Table, data: bytes, start: int, delimiter: str, skipped: int) -> None:
+def _short_rows(table: _Table, data: bytes, start: int, delimiter: str) -> None:
     """Report rows with fewer fields than the header; drop a cut-off last line.
 
     Only for unquoted files, where a line is a row and counting delimiters counts fields.
@@ -471,13 +471,12 @@ def _take_header(table: _Table, name: str, has_header: bool) -> None:
     frame = table.frame.fillna("")
     if has_header:
         names = [_clean_header(c, i) for i, c in enumerate(frame.iloc[0])]
-        frame, table.lines = frame.iloc[1:], table.lines[1:]
-        long = [n for n in names if len(n) > MAX_HEADER]
-        if long:
+        if any(len(n) > MAX_HEADER for n in names):
             raise DataError(
-                f"{name}: line {table.lines[0] - 1}: a header field is over {MAX_HEADER} "
+                f"{name}: line {table.lines[0]}: a header field is over {MAX_HEADER} "
                 f"characters; not a data table"
             )
+        frame, table.lines = frame.iloc[1:], table.lines[1:]
         seen: dict[str, int] = {}
         for i, n in enumerate(names):
             seen[n] = seen.get(n, 0) + 1
@@ -588,7 +587,12 @@ def _build(table: _Table, name: str, opts: LoadOptions) -> Dataset:
         s = _clean_series(key, who, part, targets, features, helpers, opts, report)
         if s is None or len(s) < opts.min_rows:
             rows = 0 if s is None else len(s)
-            msg = f"{who} has {rows} usable rows, fewer than the {opts.min_rows} needed"
+            column = targets[0] if len(targets) == 1 else key
+            msg = (
+                f"{who} has no values in '{column}'"
+                if s is None
+                else f"{who} has {rows} usable rows, fewer than the {opts.min_rows} needed"
+            )
             if not several:
                 raise DataError(f"{name}: {msg}")
             warnings.append(f"{msg}; skipped")
@@ -899,7 +903,10 @@ def _parse_dates(
         raise DataError(f"{name}: line {line}: missing date in column '{column}'")
     where = (name, column, lines)
     if opts.date_format:
-        return _apply_format(values, opts.date_format, where, "--date-format")
+        try:
+            return _apply_format(values, opts.date_format, where, "--date-format")
+        except ValueError as exc:
+            raise DataError(f"{name}: --date-format {opts.date_format}: {_short(exc)}") from None
     if kind == "epoch":
         number = pd.to_numeric(values, errors="coerce")
         _fail_unparsed(number, values, where, "epoch seconds")
@@ -1198,8 +1205,6 @@ def _dedupe(part: pd.DataFrame, who: str, features: list[str], report: _Report) 
 def _trim(part: pd.DataFrame, who: str, target: str, report: _Report) -> pd.DataFrame:
     present = part["value"].notna().to_numpy()
     if not present.any():
-        if len(part):
-            report.warnings.append(f"{who}: no values in '{target}'")
         return part.iloc[:0]
     first, last = int(np.argmax(present)), len(present) - int(np.argmax(present[::-1]))
     if first:

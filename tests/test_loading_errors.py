@@ -70,7 +70,7 @@ CORPUS = {
     "unclosed quote": (GOOD.replace("2020-01-04,", '2020-01-04,"'), ["line 5", "quote"]),
     "one row": (b"Date,Close\n2020-01-01,1\n", ["1 usable rows", "2 needed"]),
     "text target": (GOOD.replace(",107,", ",n/a?,"), ["line 7", "n/a?", "'Close'", "number"]),
-    "all missing": (b"Date,Close\n2020-01-01,\n2020-01-02,NaN\n", ["0 usable rows"]),
+    "all missing": (b"Date,Close\n2020-01-01,\n2020-01-02,NaN\n", ["no values in 'Close'"]),
     "only dates": (b"Date\n2020-01-01\n2020-01-02\n", ["no numeric column"]),
     "inf": (GOOD.replace(",105,", ",inf,"), ["line 5", "2020-01-04", "inf", "finite"]),
     "beyond float32": (GOOD.replace(",105,", ",1e39,"), ["line 5", "too large", "float32"]),
@@ -107,6 +107,7 @@ def test_broken_file(tmp_path, case):
         ({"series": ["AAPL"]}, ["no series AAPL", "Close"]),
         ({"features": ["Nope"]}, ["feature", "'Nope'"]),
         ({"date_format": "%d/%m/%Y"}, ["line 2", "2020-01-01", "--date-format"]),
+        ({"date_format": "%Q"}, ["--date-format %Q", "bad directive"]),
         ({"min_rows": 50}, ["10 usable rows", "50 needed"]),
         ({"positive": True, "max_gap": 5}, []),
     ],
@@ -170,7 +171,8 @@ def test_huge_field_gives_a_short_message(tmp_path):
     path = write(tmp_path, GOOD.replace(",105,", f",{'9x' * 50_000},"))
     fails(path, "line 5", "'Close'", "number")
     path = write(tmp_path, "Date," + "C" * 100_000 + "\n2020-01-01,1\n")
-    fails(path, "header", "200 characters")
+    fails(path, "line 1", "header", "200 characters")
+    fails(write(tmp_path, "Date," + "C" * 300), "line 1", "header", "200 characters")
 
 
 def test_truncated_last_line(tmp_path):
