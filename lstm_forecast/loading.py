@@ -33,7 +33,7 @@ import pandas as pd
 
 from lstm_forecast.errors import DataError
 
-MAX_BYTES = 512 * 1024**2  # largest file (after decompression) read; bounds memory
+MAX_BYTES = 256 * 1024**2  # largest file (after decompression) read; bounds memory
 HEAD_BYTES = 64 * 1024  # how much text the delimiter and header are sniffed from
 MAX_HEADER = 200  # longest column name accepted
 FLOAT32_MAX = float(np.finfo(np.float32).max)
@@ -291,7 +291,10 @@ def _read_text(raw: bytes, name: str) -> _Table:
     )
     if delimiter:
         _short_rows(table, data, start, delimiter)
-    _take_header(table, name, has_header)
+    padded = re.search(rb" (?:\r|\n|$)", data) or (
+        f" {delimiter}".encode() in data if delimiter else False
+    )
+    _take_header(table, name, has_header, bool(padded))
     _tidy(table, name)
     return table
 
@@ -467,7 +470,7 @@ def _short_rows(table: _Table, data: bytes, start: int, delimiter: str) -> None:
         )
 
 
-def _take_header(table: _Table, name: str, has_header: bool) -> None:
+def _take_header(table: _Table, name: str, has_header: bool, padded: bool) -> None:
     frame = table.frame.fillna("")
     if has_header:
         names = [_clean_header(c, i) for i, c in enumerate(frame.iloc[0])]
@@ -486,7 +489,9 @@ def _take_header(table: _Table, name: str, has_header: bool) -> None:
         names = [f"column {i + 1}" for i in range(frame.shape[1])]
         table.notes.append(f"no header line; columns named {names[0]} .. {names[-1]}")
     frame.columns = names
-    table.frame = frame.reset_index(drop=True).apply(lambda col: col.str.strip())
+    table.frame = frame.reset_index(drop=True)
+    if padded:
+        table.frame = table.frame.apply(lambda col: col.str.strip())
     if table.frame.empty:
         raise DataError(f"{name}: header only, no data rows")
 
@@ -631,7 +636,7 @@ def _columns(
             continue
         text = [c for c in frame.columns if _key(c) == _key(w)]
         if text:
-            bad = frame[text[0]][~frame[text[0]].str.lower().isin(MISSING)]
+            bad = frame[text[0]][~_missing(frame[text[0]])]
             example = f" ('{bad.iloc[0][:40]}')" if len(bad) else ""
             raise DataError(f"{name}: {what} column '{text[0]}' is not numeric{example}")
         raise DataError(
@@ -677,7 +682,7 @@ _THOUSANDS = re.compile(r"-?\d{1,3}([.,' ]\d{3})+([.,]\d+)?")
 
 def _date_kind(col: pd.Series, named: bool) -> str | None:
     """'dates', 'epoch' (Unix seconds or ms), 'steps' (small integers) or None (not dates)."""
-    sample = col[~col.str.lower().isin(MISSING)].head(50)
+    sample = col[~_missing(col)].head(50)
     if sample.empty:
         return "dates" if named else None
     if sample.str.fullmatch(r"\d+(\.\d+)?").all():
@@ -769,13 +774,12 @@ def _decimal_mark(frame: pd.DataFrame, columns: list[str], delimiter: str | None
 
 def _to_number(col: pd.Series, decimal: str) -> pd.Series:
     """Numbers as spreadsheets write them: 1,234.5 / 1.234,5 / $12 / 5% / (3) / 70.89M."""
-    s = col.str.lower()
-    missing = s.isin(MISSING)
     if decimal == ".":  # plain numbers need no cleaning
-        plain = pd.to_numeric(col.where(~missing, None), errors="coerce").astype("float64")
-        if (plain.notna() | missing).all():
+        plain = pd.to_numeric(col, errors="coerce").astype("float64")
+        if _missing(col[plain.isna()]).all():
             return plain
-    s = s.where(~missing, "")
+    s = col.str.lower()
+    s = s.where(~s.isin(MISSING), "")
     s = s.str.replace(_NUM_JUNK, "", regex=True).str.replace("\u2212", "-", regex=False)
     if decimal == ",":
         s = s.str.replace(".", "", regex=False).str.replace(",", ".", regex=False)
@@ -796,14 +800,21 @@ def _numeric_frame(frame: pd.DataFrame, columns: list[str], decimal: str) -> pd.
     out = {}
     for c in columns:
         parsed = _to_number(frame[c], decimal)
-        present = ~frame[c].str.lower().isin(MISSING)
-        if present.sum() == 0 or parsed[present].notna().mean() >= 0.9:
+        failed = (~_missing(frame[c][parsed.isna()])).sum()
+        present = parsed.notna().sum() + failed
+        if present == 0 or failed <= 0.1 * present:
             out[c] = parsed
     return pd.DataFrame(out, index=frame.index)
 
 
+def _missing(col: pd.Series) -> pd.Series:
+    """Which cells are empty or a missing-value marker (NaN, N/A, #N/A, null, -, ...)."""
+    return col.str.lower().isin(MISSING)
+
+
 def _strict_numbers(raw: pd.Series, parsed: pd.Series, column: str, lines, name: str) -> None:
-    bad = (parsed.isna() & ~raw.str.lower().isin(MISSING)).to_numpy()
+    bad = parsed.isna().to_numpy(copy=True)
+    bad[bad] = ~_missing(raw[bad]).to_numpy()
     if bad.any():
         i = int(np.flatnonzero(bad)[0])
         raise DataError(
@@ -897,7 +908,7 @@ def _parse_dates(
     lines: np.ndarray,
 ) -> tuple[np.ndarray, str, str | None]:
     """Timestamps (naive, datetime64[ns]), the format read and a note on time zones."""
-    blank = values.str.lower().isin(MISSING).to_numpy()
+    blank = _missing(values).to_numpy()
     if blank.any():
         line = lines[int(np.flatnonzero(blank)[0])]
         raise DataError(f"{name}: line {line}: missing date in column '{column}'")
@@ -1047,7 +1058,7 @@ def _ordered(parsed: pd.Series, groups: pd.Series | None) -> bool:
 
 
 def _fail_unparsed(parsed: pd.Series, values: pd.Series, where: tuple, how: str) -> None:
-    bad = parsed.isna().to_numpy()
+    bad = parsed.isna().to_numpy(copy=True)
     if bad.any():
         name, column, lines = where
         i = int(np.flatnonzero(bad)[0])
