@@ -465,7 +465,7 @@ def _short_rows(table: _Table, data: bytes, start: int, delimiter: str) -> None:
     if len(short):
         shown = ", ".join(str(table.lines[i]) for i in short[:5])
         table.warnings.append(
-            f"{len(short)} lines have fewer fields than the header (line {shown}); "
+            f"{_count(len(short), 'line')} with fewer fields than the header (line {shown}); "
             f"their missing fields read as empty"
         )
 
@@ -509,7 +509,7 @@ def _tidy(table: _Table, name: str) -> None:
     keep = ~(frame == "").all(axis=1).to_numpy()
     repeated = (frame == pd.Series(frame.columns, index=frame.columns)).all(axis=1).to_numpy()
     if repeated.any():
-        table.notes.append(f"dropped {int(repeated.sum())} repeated header lines")
+        table.notes.append(f"dropped {_count(int(repeated.sum()), 'repeated header line')}")
     keep &= ~repeated
     frame, table.lines = frame[keep].reset_index(drop=True), table.lines[keep]
     if frame.empty:
@@ -528,6 +528,11 @@ def _tidy(table: _Table, name: str) -> None:
 def _is_counter(col: pd.Series) -> bool:
     d = np.diff(col.astype("int64").to_numpy())
     return bool(len(d)) and bool((d == 1).all()) and int(col.iloc[0]) in (0, 1)
+
+
+def _count(n: int, thing: str) -> str:
+    """'1 row', '3 rows'."""
+    return f"{n} {thing}" if n == 1 else f"{n} {thing}s"
 
 
 def _short(exc: Exception) -> str:
@@ -596,7 +601,8 @@ def _build(table: _Table, name: str, opts: LoadOptions) -> Dataset:
             msg = (
                 f"{who} has no values in '{column}'"
                 if s is None
-                else f"{who} has {rows} usable rows, fewer than the {opts.min_rows} needed"
+                else f"{who} has {_count(rows, 'usable row')}, fewer than the {opts.min_rows} "
+                f"needed"
             )
             if not several:
                 raise DataError(f"{name}: {msg}")
@@ -1160,10 +1166,9 @@ def _clean_series(
     _check_values(part, who, target, "value", opts.positive, report.name)
     for f in features:
         _check_values(part, who, f, f, False, report.name)
-        if part[f].isna().any():
-            report.notes.append(
-                f"{who}: filled {int(part[f].isna().sum())} missing values in feature '{f}'"
-            )
+        holes = int(part[f].isna().sum())
+        if holes:
+            report.notes.append(f"{who}: filled {_count(holes, 'missing value')} in feature '{f}'")
             part[f] = part[f].ffill().bfill()
     if dated:
         _split_warnings(part, who, target, helpers, report)
@@ -1200,7 +1205,7 @@ def _dedupe(part: pd.DataFrame, who: str, features: list[str], report: _Report) 
     values = part[["value", *features]].reset_index()
     exact = values.duplicated(keep="first").to_numpy()
     if exact.any():
-        report.notes.append(f"{who}: dropped {int(exact.sum())} exact duplicate rows")
+        report.notes.append(f"{who}: dropped {_count(int(exact.sum()), 'exact duplicate row')}")
         part = part[~exact]
     clash = part.index.duplicated(keep=False)
     if clash.any():
@@ -1219,10 +1224,12 @@ def _trim(part: pd.DataFrame, who: str, target: str, report: _Report) -> pd.Data
         return part.iloc[:0]
     first, last = int(np.argmax(present)), len(present) - int(np.argmax(present[::-1]))
     if first:
-        report.notes.append(f"{who}: dropped {first} leading rows with no '{target}' value")
+        report.notes.append(
+            f"{who}: dropped {_count(first, 'leading row')} with no '{target}' value"
+        )
     if last < len(part):
         report.warnings.append(
-            f"{who}: dropped {len(part) - last} trailing rows with no '{target}' value "
+            f"{who}: dropped {_count(len(part) - last, 'trailing row')} with no '{target}' value "
             f"(from line {part['_line'].iloc[last]})"
         )
     return part.iloc[first:last]
@@ -1245,7 +1252,7 @@ def _fill(
             f"({_where(part, a)} to {_where(part, b)}), more than --max-gap {opts.max_gap}"
         )
     report.warnings.append(
-        f"{who}: forward-filled {int(nan.sum())} missing '{target}' values "
+        f"{who}: forward-filled {_count(int(nan.sum()), f'missing {target!r} value')} "
         f"(first at {_where(part, int(starts[0]))})"
     )
     part = part.copy()

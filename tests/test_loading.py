@@ -524,3 +524,19 @@ def test_long_gaps_are_reported(tmp_path):
     text = "Date,Close\n" + "".join(f"{d.date()},{i + 1}\n" for i, d in enumerate(dates))
     ds = read(tmp_path, text)
     assert ds.frequency == "B" and any("1 gap" in w and "2020-01-14" in w for w in ds.warnings)
+
+
+def test_inspect_prints_whole_dates_and_repairs(tmp_path, capsys, monkeypatch):
+    from lstm_forecast import cli
+
+    rows = "".join(f"2020-01-{d:02d},{'' if d == 7 else d}\n" for d in range(1, 11))
+    monkeypatch.setattr(
+        sys, "argv", ["lstm-forecast", "inspect", str(write(tmp_path, "Date,Close\n" + rows))]
+    )
+    with pytest.raises(SystemExit) as exit_info:
+        cli.main()
+    out = capsys.readouterr().out
+    assert exit_info.value.code == 0
+    assert "2020-01-01" in out and "2020-01-10" in out and "…" not in out
+    assert "date_format" in out and "frequency" in out
+    assert "warning:" in out and "forward-filled 1 missing 'Close' value " in out

@@ -68,7 +68,7 @@ CORPUS = {
     "damaged gzip": (gzip.compress(GOOD.encode())[:40], ["damaged gzip"]),
     "too many fields": (GOOD.replace("2020-01-04,104", "2020-01-04,104,7"), ["line 5", "5 fields"]),
     "unclosed quote": (GOOD.replace("2020-01-04,", '2020-01-04,"'), ["line 5", "quote"]),
-    "one row": (b"Date,Close\n2020-01-01,1\n", ["1 usable rows", "2 needed"]),
+    "one row": (b"Date,Close\n2020-01-01,1\n", ["1 usable row,", "2 needed"]),
     "text target": (GOOD.replace(",107,", ",n/a?,"), ["line 7", "n/a?", "'Close'", "number"]),
     "all missing": (b"Date,Close\n2020-01-01,\n2020-01-02,NaN\n", ["no values in 'Close'"]),
     "only dates": (b"Date\n2020-01-01\n2020-01-02\n", ["no numeric column"]),
