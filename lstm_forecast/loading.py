@@ -1337,7 +1337,7 @@ def _frequency(index: np.ndarray) -> str | None:
         if seconds % 60:
             return f"{seconds}s" if seconds > 1 else "s"
         minutes = seconds // 60
-        return "h" if minutes == 60 else "min" if minutes == 1 else f"{minutes}min"
+        return "h" if minutes == 60 else f"{minutes}min"
     if step <= 3 * day:
         return "B" if np.isin(idx.day_of_week, [5, 6]).mean() < 0.01 else "D"
     if step <= 8 * day:

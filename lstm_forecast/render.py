@@ -156,9 +156,9 @@ def print_inspection(found: dict, as_json: bool) -> None:
     if as_json:
         sys.stdout.write(json.dumps(found, indent=2, default=str) + "\n")
         return
-    console = Console(highlight=False)
+    console = Console(highlight=False, soft_wrap=True)  # notes and warnings: one line each
     if not console.is_terminal:
-        console = Console(highlight=False, width=160)  # piped: no wrapping or cut values
+        console = Console(highlight=False, soft_wrap=True, width=160)  # piped: nothing cut
     for key in _INSPECTED:
         value = found.get(key)
         if key in ("delimiter", "decimal") and value is not None:
@@ -187,6 +187,6 @@ def print_inspection(found: dict, as_json: bool) -> None:
         table.add_row(*cells, *([str(s["filled"]), str(len(s["gaps"]))] if extra else []))
     console.print(table)
     for line in found["notes"]:
-        console.print(f"note: {line}", soft_wrap=True)
+        console.print(f"note: {line}")
     for line in found["warnings"]:
-        console.print(f"warning: {line}", soft_wrap=True)
+        console.print(f"warning: {line}")

@@ -336,7 +336,7 @@ def test_epoch_seconds_and_milliseconds_in_time_columns(tmp_path):
     start = 1577836800  # 2020-01-01 00:00:00 UTC
     text = "timestamp,price\n" + "".join(f"{start + 60 * i},{i + 1}\n" for i in range(5))
     ds = read(tmp_path, text)
-    assert stamps(ds)[1] == "2020-01-01T00:01:00" and ds.frequency == "min"
+    assert stamps(ds)[1] == "2020-01-01T00:01:00" and ds.frequency == "1min"
     text = "time,price\n" + "".join(f"{(start + 3600 * i) * 1000},{i + 1}\n" for i in range(5))
     assert stamps(read(tmp_path, text))[1] == "2020-01-01T01:00:00"
 
