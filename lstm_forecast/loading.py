@@ -163,10 +163,13 @@ def load(path: str | Path, options: LoadOptions | None = None) -> Dataset:
     """Read `path` ("-" for stdin) into a Dataset, raising DataError with a precise reason."""
     opts = options or LoadOptions()
     name = STDIN if str(path) == "-" else str(path)
-    raw, compression = _decompress(_read_bytes(str(path), name), name)
-    table = _read_parquet(raw, name) if raw[:4] == b"PAR1" else _read_text(raw, name)
-    table.details = {"compression": compression, **table.details}
-    return _build(table, name, opts)
+    try:
+        raw, compression = _decompress(_read_bytes(str(path), name), name)
+        table = _read_parquet(raw, name) if raw[:4] == b"PAR1" else _read_text(raw, name)
+        table.details = {"compression": compression, **table.details}
+        return _build(table, name, opts)
+    except DataError as exc:  # names and values quoted from the file stay on one line
+        raise DataError(re.sub(r"[\x00-\x1f\x7f]+", " ", str(exc))) from None
 
 
 @dataclass
@@ -530,6 +533,13 @@ def _is_counter(col: pd.Series) -> bool:
     return bool(len(d)) and bool((d == 1).all()) and int(col.iloc[0]) in (0, 1)
 
 
+def _names(items, limit: int = 10) -> str:
+    """A comma-separated list, cut after `limit` items."""
+    items = [str(i) for i in items]
+    more = f", ... ({len(items) - limit} more)" if len(items) > limit else ""
+    return ", ".join(items[:limit]) + more
+
+
 def _count(n: int, thing: str) -> str:
     """'1 row', '3 rows'."""
     return f"{n} {thing}" if n == 1 else f"{n} {thing}s"
@@ -612,9 +622,7 @@ def _build(table: _Table, name: str, opts: LoadOptions) -> Dataset:
             continue
         cleaned.append(s)
     if not cleaned:
-        raise DataError(
-            f"{name}: no series has the {opts.min_rows} rows needed ({', '.join(short[:10])})"
-        )
+        raise DataError(f"{name}: no series has the {opts.min_rows} rows needed ({_names(short)})")
     _report_order(report)
     frequency = None
     if date_col:
@@ -646,7 +654,7 @@ def _columns(
             example = f" ('{bad.iloc[0][:40]}')" if len(bad) else ""
             raise DataError(f"{name}: {what} column '{text[0]}' is not numeric{example}")
         raise DataError(
-            f"{name}: no numeric {what} column '{w}' (numeric columns: {', '.join(columns)})"
+            f"{name}: no numeric {what} column '{w}' (numeric columns: {_names(columns)})"
         )
     return out
 
@@ -654,7 +662,7 @@ def _columns(
 def _column(frame: pd.DataFrame, given: str, name: str, what: str) -> str:
     matches = [c for c in frame.columns if _key(c) == _key(given)]
     if not matches:
-        raise DataError(f"{name}: no {what} column '{given}' (columns: {', '.join(frame.columns)})")
+        raise DataError(f"{name}: no {what} column '{given}' (columns: {_names(frame.columns)})")
     return matches[0]
 
 
@@ -839,7 +847,7 @@ def _choose_targets(
 ) -> list[str]:
     cols = list(numeric.columns)
     if not cols:
-        raise DataError(f"{name}: no numeric column to forecast (columns: {', '.join(frame)})")
+        raise DataError(f"{name}: no numeric column to forecast (columns: {_names(frame.columns)})")
     if target and target.strip().lower() == "all":
         chosen = cols
     elif target:
@@ -854,14 +862,14 @@ def _choose_targets(
         chosen, why = _default_target(cols, series_col, name)
     if len(chosen) > 1 and series_col:
         raise DataError(
-            f"{name}: several target columns ({', '.join(chosen)}) in a long file with series "
+            f"{name}: several target columns ({_names(chosen)}) in a long file with series "
             f"column '{series_col}'; choose one with --target"
         )
     if len(chosen) == 1:
         how = "given with --target" if target else f"{why}; --target picks another"
         notes.append(f"target column: {chosen[0]} ({how})")
     else:
-        notes.append(f"wide layout: one series per column ({', '.join(chosen)})")
+        notes.append(f"wide layout: one series per column ({_names(chosen)})")
     return chosen
 
 
@@ -883,7 +891,7 @@ def _default_target(cols: list[str], series_col: str | None, name: str) -> tuple
         return cols, "the only numeric column"
     if series_col:
         raise DataError(
-            f"{name}: several numeric columns ({', '.join(cols)}) and none is a close; "
+            f"{name}: several numeric columns ({_names(cols)}) and none is a close; "
             f"choose one with --target"
         )
     return cols, "wide"
@@ -1126,7 +1134,7 @@ def _select_series(raw_series: list, wanted: list[str] | None, name: str) -> lis
     missing = [s for s in wanted if s not in available]
     if missing:
         raise DataError(
-            f"{name}: no series {', '.join(missing)} in the file (it has {', '.join(available)})"
+            f"{name}: no series {_names(missing)} in the file (it has {_names(available)})"
         )
     by_name = dict(raw_series)
     return [(s, by_name[s]) for s in dict.fromkeys(wanted)]

@@ -201,3 +201,11 @@ def test_every_failure_is_one_line_for_the_cli(tmp_path, capsys, monkeypatch):
     assert exit_info.value.code == 1
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and str(path) in err and "Traceback" not in err
+
+
+def test_messages_stay_on_one_line_and_short(tmp_path):
+    names = ",".join(f"c{i}" for i in range(500))
+    path = write(tmp_path, f"Date,{names}\n2020-01-01{',1' * 500}\n")
+    assert len(fails(path, "(490 more)", target="nope")) < 400
+    path = write(tmp_path, 'Date,"Clo\nse"\n2020-01-01,1\n2020-01-02,x\n')
+    fails(path, "Clo se")
