@@ -571,7 +571,7 @@ def _build(table: _Table, name: str, opts: LoadOptions) -> Dataset:
     if decimal == ",":
         details["decimal"] = ","
     numeric = _numeric_frame(frame, candidates, decimal)
-    targets = _choose_targets(frame, numeric, name, opts.target, series_col, notes)
+    targets = _choose_targets(frame, numeric, name, opts.target, (candidates, series_col), notes)
     features = _columns(opts.features or [], list(numeric.columns), name, "feature", frame)
     for c in dict.fromkeys(targets + features):
         _strict_numbers(frame[c], numeric[c], c, lines, name)
@@ -842,12 +842,12 @@ def _choose_targets(
     numeric: pd.DataFrame,
     name: str,
     target: str | None,
-    series_col: str | None,
+    columns: tuple[list[str], str | None],
     notes: list[str],
 ) -> list[str]:
+    """The target column(s): given with --target, else by name; noted either way."""
+    candidates, series_col = columns
     cols = list(numeric.columns)
-    if not cols:
-        raise DataError(f"{name}: no numeric column to forecast (columns: {_names(frame.columns)})")
     if target and target.strip().lower() == "all":
         chosen = cols
     elif target:
@@ -859,7 +859,9 @@ def _choose_targets(
             )
         chosen = _columns(wanted, cols, name, "target", frame)
     else:
-        chosen, why = _default_target(cols, series_col, name)
+        chosen, why = _default_target(cols, candidates, series_col, name, frame)
+    if not chosen:
+        raise DataError(f"{name}: no numeric column to forecast (columns: {_names(frame.columns)})")
     if len(chosen) > 1 and series_col:
         raise DataError(
             f"{name}: several target columns ({_names(chosen)}) in a long file with series "
@@ -873,21 +875,24 @@ def _choose_targets(
     return chosen
 
 
-def _default_target(cols: list[str], series_col: str | None, name: str) -> tuple[list[str], str]:
-    """Adjusted close, else close, else the only numeric column; else every column (wide)."""
-    keys = {_key(c): c for c in cols}
+def _default_target(
+    cols: list[str], candidates: list[str], series_col: str | None, name: str, frame: pd.DataFrame
+) -> tuple[list[str], str]:
+    """Adjusted close, else close, else the only numeric column; else every column (wide).
+
+    A close found by name must be numeric: text there is an error, not a reason to pick another.
+    """
+    keys = {_key(c): c for c in candidates}
     groups = (
         (ADJ_CLOSE_KEYS, ("adjclose", "adjustedclose"), "the adjusted close"),
         (CLOSE_KEYS, ("close",), "the close"),
     )
     for names, prefixes, why in groups:
-        for k in names:
-            if k in keys:
-                return [keys[k]], why
-        for k, c in keys.items():
-            if k.startswith(prefixes):
-                return [c], why
-    if len(cols) == 1:
+        found = [keys[k] for k in names if k in keys]
+        found += [c for k, c in keys.items() if k.startswith(prefixes)]
+        if found:
+            return _columns(found[:1], cols, name, "target", frame), why
+    if len(cols) <= 1:
         return cols, "the only numeric column"
     if series_col:
         raise DataError(

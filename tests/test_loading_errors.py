@@ -72,6 +72,10 @@ CORPUS = {
     "text target": (GOOD.replace(",107,", ",n/a?,"), ["line 7", "n/a?", "'Close'", "number"]),
     "all missing": (b"Date,Close\n2020-01-01,\n2020-01-02,NaN\n", ["no values in 'Close'"]),
     "only dates": (b"Date\n2020-01-01\n2020-01-02\n", ["no numeric column"]),
+    "text close": (
+        b"Date,Open,Close\n2020-01-01,1,abc\n2020-01-02,2,def\n",
+        ["'Close' is not numeric", "'abc'"],
+    ),
     "inf": (GOOD.replace(",105,", ",inf,"), ["line 5", "2020-01-04", "inf", "finite"]),
     "beyond float32": (GOOD.replace(",105,", ",1e39,"), ["line 5", "too large", "float32"]),
     "missing date": (GOOD.replace("2020-01-04", ""), ["line 5", "missing date"]),
