@@ -58,6 +58,7 @@ def _key(label: str) -> str:
 
 
 def _keys(*names: str) -> tuple[str, ...]:
+    """Normalised keys for a list of column names."""
     return tuple(_key(n) for n in names)
 
 
@@ -188,6 +189,7 @@ class _Table:
 
 
 def _read_bytes(path: str, name: str) -> bytes:
+    """The file's bytes (stdin for '-'), refusing directories, devices and huge files."""
     if path == "-":
         data = sys.stdin.buffer.read(MAX_BYTES + 1)
     else:
@@ -213,10 +215,12 @@ def _read_bytes(path: str, name: str) -> bytes:
 
 
 def _size(n: int) -> str:
+    """Bytes as MiB for messages."""
     return f"{n / 1024**2:.0f} MiB"
 
 
 def _decompress(raw: bytes, name: str) -> tuple[bytes, str | None]:
+    """Undo gzip, bz2, xz or zip (found by magic bytes), never beyond MAX_BYTES."""
     kind = next((k for magic, k in COMPRESSIONS if raw.startswith(magic)), None)
     if kind is None:
         return raw, None
@@ -231,6 +235,7 @@ def _decompress(raw: bytes, name: str) -> tuple[bytes, str | None]:
 
 
 def _open_compressed(kind: str, raw: bytes, name: str) -> IO[bytes]:
+    """A reader for the one data file inside a compressed container."""
     buf = io.BytesIO(raw)
     if kind == "gzip":
         return gzip.GzipFile(fileobj=buf)
@@ -248,6 +253,7 @@ def _open_compressed(kind: str, raw: bytes, name: str) -> IO[bytes]:
 
 
 def _read_parquet(raw: bytes, name: str) -> _Table:
+    """A Parquet file as strings, like a CSV (needs the optional pyarrow)."""
     try:
         import pyarrow.parquet as pq
     except ImportError:
@@ -271,6 +277,7 @@ def _read_parquet(raw: bytes, name: str) -> _Table:
 
 
 def _read_text(raw: bytes, name: str) -> _Table:
+    """Delimited text as a table of strings, with line numbers and reading details."""
     for magic, what in FOREIGN:
         if raw.startswith(magic):
             raise DataError(f"{name}: {what}")
@@ -303,6 +310,7 @@ def _read_text(raw: bytes, name: str) -> _Table:
 
 
 def _to_utf8(raw: bytes, name: str) -> tuple[bytes, str]:
+    """The text as UTF-8 bytes and the encoding it was read in."""
     if raw.startswith(codecs.BOM_UTF8):
         return raw[len(codecs.BOM_UTF8) :], "utf-8-sig"
     if raw.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
@@ -319,6 +327,7 @@ def _to_utf8(raw: bytes, name: str) -> tuple[bytes, str]:
 
 
 def _is_utf8(raw: bytes, chunk: int = 1 << 20) -> bool:
+    """Whether the bytes are valid UTF-8 (checked in chunks, without a full copy)."""
     decoder = codecs.getincrementaldecoder("utf-8")()
     try:
         for i in range(0, len(raw), chunk):
@@ -333,6 +342,7 @@ _CONTROL = bytes(c for c in range(32) if c not in (9, 10, 12, 13))
 
 
 def _check_text(data: bytes, name: str) -> None:
+    """Refuse binary data: NUL bytes or many control characters."""
     nul = data.find(b"\x00")
     if nul >= 0:
         hint = ""
@@ -370,6 +380,7 @@ _MARKUP = re.compile(r"<(!doctype|html|\?xml|head|body|!--|rss|feed|error)\b", r
 
 
 def _reject_non_table(first: str, name: str, line: int, delimiter: str | None) -> None:
+    """Refuse JSON and HTML/XML pages saved under a table's name."""
     head = first.lstrip()
     if head[:1] in ("{", "["):
         raise DataError(f"{name}: line {line}: looks like JSON, not a delimited table")
@@ -392,6 +403,7 @@ def _sniff_delimiter(lines: list[str]) -> str | None:
 
 
 def _read_csv(data: bytes, start: int, delimiter: str | None, name: str, skipped: int):
+    """Parse every line into string cells; the first row is the header (or data)."""
     buf = io.BytesIO(data)
     buf.seek(start)
     try:
@@ -417,6 +429,7 @@ def _read_csv(data: bytes, start: int, delimiter: str | None, name: str, skipped
 
 
 def _parser_problem(message: str, skipped: int) -> str:
+    """pandas' parser error as a message naming the file's line."""
     fields = re.search(r"Expected (\d+) fields in line (\d+), saw (\d+)", message)
     if fields:
         want, line, saw = (int(g) for g in fields.groups())
@@ -474,6 +487,7 @@ def _short_rows(table: _Table, data: bytes, start: int, delimiter: str) -> None:
 
 
 def _take_header(table: _Table, name: str, has_header: bool, padded: bool) -> None:
+    """Name the columns from the header line (or 'column N' without one)."""
     frame = table.frame.fillna("")
     if has_header:
         names = [_clean_header(c, i) for i, c in enumerate(frame.iloc[0])]
@@ -500,6 +514,7 @@ def _take_header(table: _Table, name: str, has_header: bool, padded: bool) -> No
 
 
 def _clean_header(label: str, i: int) -> str:
+    """A header cell without padding, quotes, BOM or MetaTrader's angle brackets."""
     label = str(label).strip().strip('"').strip().lstrip("\ufeff")
     if re.fullmatch(r"<[^<>]+>", label):  # MetaTrader's <DATE>, <CLOSE>
         label = label[1:-1]
@@ -529,6 +544,7 @@ def _tidy(table: _Table, name: str) -> None:
 
 
 def _is_counter(col: pd.Series) -> bool:
+    """Whether a column counts rows 0.. or 1.. (a saved index)."""
     d = np.diff(col.astype("int64").to_numpy())
     return bool(len(d)) and bool((d == 1).all()) and int(col.iloc[0]) in (0, 1)
 
@@ -546,6 +562,7 @@ def _count(n: int, thing: str) -> str:
 
 
 def _short(exc: Exception) -> str:
+    """An exception's text, one line, at most 200 characters."""
     text = " ".join(str(exc).split())
     return text[:200]
 
@@ -555,12 +572,54 @@ def _short(exc: Exception) -> str:
 
 
 def _build(table: _Table, name: str, opts: LoadOptions) -> Dataset:
-    frame, details, notes, warnings = table.frame, table.details, table.notes, table.warnings
-    lines = table.lines
+    """The Dataset for a table: columns found, dates parsed, series split and cleaned."""
+    roles = _find_roles(table, name, opts)
+    index, date_label = _timestamps(table, roles, name, opts)
+    helpers = _helper_columns(roles.numeric, roles.targets)
+    raw_series = _split_series(table.frame, roles, helpers, index, table.lines, name)
+    raw_series = _select_series(raw_series, opts.series, name)
+    report = _Report(name, table.notes, table.warnings, {})
+    cleaned = _clean_all(raw_series, roles, helpers, opts, report)
+    _report_order(report)
+    frequency = _frequency(max(cleaned, key=len).index) if roles.date else None
+    for s in cleaned:
+        _gaps(s, frequency, report)
+    for info in report.per_series.values():
+        del info["who"]
+    table.details["per_series"] = report.per_series
+    return Dataset(
+        name,
+        ",".join(roles.targets),
+        date_label,
+        roles.features,
+        frequency,
+        cleaned,
+        table.details,
+        table.notes,
+        table.warnings,
+    )
+
+
+@dataclass
+class _Roles:
+    """Which column plays which part, and the numeric columns parsed."""
+
+    date: str | None
+    kind: str  # what the date column holds: 'dates' or 'epoch'
+    time: str | None
+    series: str | None
+    numeric: pd.DataFrame
+    targets: list[str]
+    features: list[str]
+
+
+def _find_roles(table: _Table, name: str, opts: LoadOptions) -> _Roles:
+    """Find the date, time, series, target and feature columns and parse the numbers."""
+    frame, details = table.frame, table.details
     date_col, kind = _find_date_column(frame, name, opts.date_col)
     used = {date_col}
     if kind == "steps":
-        notes.append(f"column '{date_col}' numbers the rows; read as a plain sequence")
+        table.notes.append(f"column '{date_col}' numbers the rows; read as a plain sequence")
         date_col = None
     time_col = _find_time_column(frame, date_col) if date_col else None
     used.add(time_col)
@@ -571,71 +630,73 @@ def _build(table: _Table, name: str, opts: LoadOptions) -> Dataset:
     if decimal == ",":
         details["decimal"] = ","
     numeric = _numeric_frame(frame, candidates, decimal)
-    targets = _choose_targets(frame, numeric, name, opts.target, (candidates, series_col), notes)
+    targets = _choose_targets(
+        frame, numeric, name, opts.target, (candidates, series_col), table.notes
+    )
     features = _columns(opts.features or [], list(numeric.columns), name, "feature", frame)
     for c in dict.fromkeys(targets + features):
-        _strict_numbers(frame[c], numeric[c], c, lines, name)
-
-    index = None
-    date_label = None
-    if date_col:
-        stamps = frame[date_col] + " " + frame[time_col] if time_col else frame[date_col]
-        date_label = f"{date_col} + {time_col}" if time_col else date_col
-        groups = frame[series_col] if series_col else None
-        index, fmt, tz_note = _parse_dates(stamps, date_label, kind, opts, groups, name, lines)
-        details["date_format"] = fmt
-        if time_col:
-            details["time_column"] = time_col
-        if tz_note:
-            notes.append(tz_note)
-            details["timezone"] = tz_note
+        _strict_numbers(frame[c], numeric[c], c, table.lines, name)
     if series_col:
         details["series_column"] = series_col
     details["layout"] = "long" if series_col else "wide" if len(targets) > 1 else "single"
+    return _Roles(date_col, kind, time_col, series_col, numeric, targets, features)
 
-    helpers = _helper_columns(numeric, targets)
-    raw_series = _split_series(
-        frame, numeric, (targets, features, helpers), index, lines, series_col, name
-    )
-    raw_series = _select_series(raw_series, opts.series, name)
-    report = _Report(name, notes, warnings, {})
-    several = len(raw_series) > 1 or series_col is not None
+
+def _timestamps(
+    table: _Table, roles: _Roles, name: str, opts: LoadOptions
+) -> tuple[np.ndarray | None, str | None]:
+    """Each row's timestamp (None for a plain sequence) and the date column's label."""
+    if roles.date is None:
+        return None, None
+    frame, details = table.frame, table.details
+    stamps = frame[roles.date]
+    label = roles.date
+    if roles.time:
+        stamps, label = stamps + " " + frame[roles.time], f"{roles.date} + {roles.time}"
+        details["time_column"] = roles.time
+    groups = frame[roles.series] if roles.series else None
+    index, fmt, tz_note = _parse_dates(stamps, label, roles.kind, opts, groups, name, table.lines)
+    details["date_format"] = fmt
+    if tz_note:
+        table.notes.append(tz_note)
+        details["timezone"] = tz_note
+    return index, label
+
+
+def _clean_all(
+    raw_series: list[tuple[str, pd.DataFrame]],
+    roles: _Roles,
+    helpers: dict[str, str],
+    opts: LoadOptions,
+    report: _Report,
+) -> list[Series]:
+    """Clean every series; skip (with a warning) those too short while others remain."""
+    several = len(raw_series) > 1 or roles.series is not None
     cleaned: list[Series] = []
     short: list[str] = []
     for key, part in raw_series:
         who = f"series '{key}'" if several else f"column '{key}'"
-        s = _clean_series(key, who, part, targets, features, helpers, opts, report)
-        if s is None or len(s) < opts.min_rows:
-            rows = 0 if s is None else len(s)
-            column = targets[0] if len(targets) == 1 else key
-            msg = (
-                f"{who} has no values in '{column}'"
-                if s is None
-                else f"{who} has {_count(rows, 'usable row')}, fewer than the {opts.min_rows} "
-                f"needed"
-            )
-            if not several:
-                raise DataError(f"{name}: {msg}")
-            warnings.append(f"{msg}; skipped")
-            short.append(f"{key} {rows}")
-            report.per_series.pop(key, None)
+        s = _clean_series(key, who, part, roles, helpers, opts, report)
+        if s is not None and len(s) >= opts.min_rows:
+            cleaned.append(s)
             continue
-        cleaned.append(s)
+        column = roles.targets[0] if len(roles.targets) == 1 else key
+        rows = 0 if s is None else len(s)
+        msg = (
+            f"{who} has no values in '{column}'"
+            if s is None
+            else f"{who} has {_count(rows, 'usable row')}, fewer than the {opts.min_rows} needed"
+        )
+        if not several:
+            raise DataError(f"{report.name}: {msg}")
+        report.warnings.append(f"{msg}; skipped")
+        report.per_series.pop(key, None)
+        short.append(f"{key} {rows}")
     if not cleaned:
-        raise DataError(f"{name}: no series has the {opts.min_rows} rows needed ({_names(short)})")
-    _report_order(report)
-    frequency = None
-    if date_col:
-        frequency = _frequency(max(cleaned, key=len).index)
-        for s in cleaned:
-            _gaps(s, frequency, report)
-    for info in report.per_series.values():
-        del info["who"]
-    details["per_series"] = report.per_series
-    target_label = ",".join(targets)
-    return Dataset(
-        name, target_label, date_label, features, frequency, cleaned, details, notes, warnings
-    )
+        raise DataError(
+            f"{report.name}: no series has the {opts.min_rows} rows needed ({_names(short)})"
+        )
+    return cleaned
 
 
 def _columns(
@@ -660,6 +721,7 @@ def _columns(
 
 
 def _column(frame: pd.DataFrame, given: str, name: str, what: str) -> str:
+    """Resolve a user-given column name among all columns."""
     matches = [c for c in frame.columns if _key(c) == _key(given)]
     if not matches:
         raise DataError(f"{name}: no {what} column '{given}' (columns: {_names(frame.columns)})")
@@ -743,6 +805,7 @@ def _find_time_column(frame: pd.DataFrame, date_col: str) -> str | None:
 
 
 def _find_series_column(frame: pd.DataFrame, name: str, given: str | None, used: set) -> str | None:
+    """The ticker column of a long file: given, or found by name."""
     if given:
         col = _column(frame, given, name, "series")
         if col in used:
@@ -827,6 +890,7 @@ def _missing(col: pd.Series) -> pd.Series:
 
 
 def _strict_numbers(raw: pd.Series, parsed: pd.Series, column: str, lines, name: str) -> None:
+    """Every present value of a used column must read as a number."""
     bad = parsed.isna().to_numpy(copy=True)
     bad[bad] = ~_missing(raw[bad]).to_numpy()
     if bad.any():
@@ -1064,6 +1128,7 @@ def _apply_format(values: pd.Series, fmt: str, where: tuple, how: str):
 
 
 def _describe_format(fmt: str) -> str:
+    """How a date format is shown in inspect."""
     return {"ISO8601": "ISO 8601", "mixed": "month names"}.get(fmt, fmt)
 
 
@@ -1077,6 +1142,7 @@ def _ordered(parsed: pd.Series, groups: pd.Series | None) -> bool:
 
 
 def _fail_unparsed(parsed: pd.Series, values: pd.Series, where: tuple, how: str) -> None:
+    """Raise naming the first line whose date could not be read."""
     bad = parsed.isna().to_numpy(copy=True)
     if bad.any():
         name, column, lines = where
@@ -1108,15 +1174,19 @@ def _helper_columns(numeric: pd.DataFrame, targets: list[str]) -> dict[str, str]
 
 def _split_series(
     frame: pd.DataFrame,
-    numeric: pd.DataFrame,
-    roles: tuple[list[str], list[str], dict[str, str]],
+    roles: _Roles,
+    helpers: dict[str, str],
     index: np.ndarray | None,
     lines: np.ndarray,
-    series_col: str | None,
     name: str,
 ) -> list[tuple[str, pd.DataFrame]]:
     """(name, frame with value, features, helpers and _line) per series, in file order."""
-    targets, features, helpers = roles
+    numeric, targets, features, series_col = (
+        roles.numeric,
+        roles.targets,
+        roles.features,
+        roles.series,
+    )
     base = pd.DataFrame({f: numeric[f].to_numpy() for f in features})
     for role, col in helpers.items():
         base["_" + role] = numeric[col].to_numpy()
@@ -1133,6 +1203,7 @@ def _split_series(
 
 
 def _select_series(raw_series: list, wanted: list[str] | None, name: str) -> list:
+    """The series named with --series, in that order."""
     if not wanted:
         return raw_series
     available = [k for k, _ in raw_series]
@@ -1160,15 +1231,15 @@ def _clean_series(
     key: str,
     who: str,
     part: pd.DataFrame,
-    targets: list[str],
-    features: list[str],
+    roles: _Roles,
     helpers: dict[str, str],
     opts: LoadOptions,
     report: _Report,
 ) -> Series | None:
     """Order, dedupe, trim, fill and check one series; None when it has no values at all."""
     dated = isinstance(part.index, pd.DatetimeIndex)
-    target = targets[0] if len(targets) == 1 else key
+    features = roles.features
+    target = roles.targets[0] if len(roles.targets) == 1 else key
     if dated:
         part = _order(part, report)
         part = _dedupe(part, who, features, report)
@@ -1196,6 +1267,7 @@ def _clean_series(
 
 
 def _order(part: pd.DataFrame, report: _Report) -> pd.DataFrame:
+    """Rows in time order (newest-first files reversed, others sorted)."""
     if part.index.is_monotonic_increasing:
         return part
     if part.index.is_monotonic_decreasing:
@@ -1206,6 +1278,7 @@ def _order(part: pd.DataFrame, report: _Report) -> pd.DataFrame:
 
 
 def _report_order(report: _Report) -> None:
+    """One note for all reordering."""
     if "out of order" in report.reordered:
         report.notes.append("rows were out of date order; sorted oldest-first")
     elif report.reordered:
@@ -1213,6 +1286,7 @@ def _report_order(report: _Report) -> None:
 
 
 def _dedupe(part: pd.DataFrame, who: str, features: list[str], report: _Report) -> pd.DataFrame:
+    """Drop exact duplicate rows; rows that disagree on a timestamp are an error."""
     if not part.index.has_duplicates:
         return part
     values = part[["value", *features]].reset_index()
@@ -1232,6 +1306,7 @@ def _dedupe(part: pd.DataFrame, who: str, features: list[str], report: _Report) 
 
 
 def _trim(part: pd.DataFrame, who: str, target: str, report: _Report) -> pd.DataFrame:
+    """Drop leading and trailing rows without a target value."""
     present = part["value"].notna().to_numpy()
     if not present.any():
         return part.iloc[:0]
@@ -1251,6 +1326,7 @@ def _trim(part: pd.DataFrame, who: str, target: str, report: _Report) -> pd.Data
 def _fill(
     part: pd.DataFrame, who: str, target: str, opts: LoadOptions, report: _Report
 ) -> tuple[pd.DataFrame, int]:
+    """Forward-fill short runs of missing target values; a longer run is an error."""
     nan = part["value"].isna().to_numpy()
     if not nan.any():
         return part, 0
@@ -1276,6 +1352,7 @@ def _fill(
 def _check_values(
     part: pd.DataFrame, who: str, column: str, field_name: str, positive: bool, name: str
 ) -> None:
+    """Infinite, float32-overflowing and (when needed) non-positive values fail."""
     values = part[field_name].to_numpy(dtype="float64")
     checks = (
         (np.isinf(values), "is not a finite number"),
@@ -1323,6 +1400,7 @@ def _split_warnings(part: pd.DataFrame, who: str, target: str, helpers: dict, re
 
 
 def _where(part: pd.DataFrame, i: int) -> str:
+    """'line N (date)' for row i of a series."""
     line = f"line {part['_line'].iloc[i]}"
     if isinstance(part.index, pd.DatetimeIndex):
         return f"{line} ({_stamp(part.index[i])})"
@@ -1330,6 +1408,7 @@ def _where(part: pd.DataFrame, i: int) -> str:
 
 
 def _stamp(ts) -> str:
+    """A timestamp as a date, or date and time when it has one."""
     t = pd.Timestamp(ts)
     return t.strftime("%Y-%m-%d") if t == t.normalize() else t.strftime("%Y-%m-%d %H:%M:%S")
 
