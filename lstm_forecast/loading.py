@@ -1007,7 +1007,7 @@ def _parse_dates(
         unit = "ms" if number.abs().max() > 1e11 else "s"
         parsed = pd.to_datetime(number, unit=unit)
         how = "epoch milliseconds (UTC)" if unit == "ms" else "epoch seconds (UTC)"
-        return parsed.to_numpy("datetime64[ns]"), how, None
+        return _nanoseconds(parsed, values, where), how, None
     fmt = _choose_format(values, opts.dayfirst, groups, where)
     return _apply_format(values, fmt, where, fmt)
 
@@ -1104,11 +1104,11 @@ def _apply_format(values: pd.Series, fmt: str, where: tuple, how: str):
     if fmt == "mixed":
         parsed = _parse_mixed(values, dayfirst=False).dt.tz_localize(None)
         _fail_unparsed(parsed, values, where, how)
-        return parsed.to_numpy("datetime64[ns]"), _describe_format(fmt), None
+        return _nanoseconds(parsed, values, where), _describe_format(fmt), None
     if not with_tz:
         parsed = pd.to_datetime(values, format=fmt, errors="coerce")
         _fail_unparsed(parsed, values, where, how)
-        return parsed.to_numpy("datetime64[ns]"), _describe_format(fmt), None
+        return _nanoseconds(parsed, values, where), _describe_format(fmt), None
     utc = pd.to_datetime(
         values.str.replace(r"\s*(UTC|GMT)$", "+00:00", regex=True),
         format=fmt,
@@ -1121,10 +1121,23 @@ def _apply_format(values: pd.Series, fmt: str, where: tuple, how: str):
     step = pd.Series(np.sort(utc.to_numpy())).diff().median()
     if local.notna().all() and not pd.isna(step) and step >= pd.Timedelta(hours=20):
         note = "time-zone offsets dropped: daily data kept on its local calendar dates"
-        return local.dt.normalize().to_numpy("datetime64[ns]"), _describe_format(fmt), note
+        return _nanoseconds(local.dt.normalize(), values, where), _describe_format(fmt), note
     note = "timestamps with time-zone offsets converted to UTC"
     parsed = utc.dt.tz_convert("UTC").dt.tz_localize(None)
-    return parsed.to_numpy("datetime64[ns]"), _describe_format(fmt), note
+    return _nanoseconds(parsed, values, where), _describe_format(fmt), note
+
+
+def _nanoseconds(parsed: pd.Series, values: pd.Series, where: tuple) -> np.ndarray:
+    """Timestamps as datetime64[ns]; a date outside 1677..2262 is an error naming its line."""
+    outside = (~parsed.between(pd.Timestamp.min, pd.Timestamp.max)).to_numpy()
+    if outside.any():
+        name, column, lines = where
+        i = int(np.flatnonzero(outside)[0])
+        raise DataError(
+            f"{name}: line {lines[i]}: date '{values.iloc[i][:40]}' in column '{column}' is "
+            f"outside the years 1677-2262"
+        )
+    return parsed.to_numpy("datetime64[ns]")
 
 
 def _describe_format(fmt: str) -> str:

@@ -80,6 +80,14 @@ CORPUS = {
     "beyond float32": (GOOD.replace(",105,", ",1e39,"), ["line 5", "too large", "float32"]),
     "missing date": (GOOD.replace("2020-01-04", ""), ["line 5", "missing date"]),
     "bad date": (GOOD.replace("2020-01-04", "2020-13-45"), ["line 5", "2020-13-45", "date"]),
+    "placeholder date": (
+        GOOD.replace("2020-01-04", "9999-12-31"),
+        ["line 5", "9999-12-31", "1677"],
+    ),
+    "epoch far out": (
+        b"timestamp,price\n1577836800,1\n9577837640,2\n1577837000,3\n",
+        ["line 3", "9577837640", "2262"],
+    ),
     "footer": (GOOD + "Data provided by Example Inc.,,,\n", ["line 12", "Data provided", "date"]),
     "empty ticker": (b"Ticker,Date,Close\nA,2020-01-01,1\n,2020-01-02,2\n", ["line 3", "Ticker"]),
     "long gap": (
