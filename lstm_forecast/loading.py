@@ -1481,7 +1481,7 @@ def _gaps(s: Series, frequency: str | None, report: _Report) -> None:
         limit = "over 2 business days missing"
     else:
         step = pd.Series(delta).median()
-        long = np.asarray(delta > 3 * step)
+        long = np.asarray(delta / step > 3)
         limit = f"over 3 steps of {frequency}"
         if step < pd.Timedelta(days=1) and long.mean() > 0.05:  # trading sessions
             long = np.asarray(delta > pd.Timedelta(days=4))
