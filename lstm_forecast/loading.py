@@ -286,18 +286,22 @@ def _read_text(raw: bytes, name: str) -> _Table:
     if b"\n" not in data[:HEAD_BYTES] and b"\r" in data[:HEAD_BYTES]:
         data = data.replace(b"\r", b"\n")  # old Mac line endings
     start, skipped, delimiter = _find_header(data, name)
-    lines = data[start : start + HEAD_BYTES].decode("utf-8", "replace").splitlines()
-    if len(data) - start > HEAD_BYTES and len(lines) > 1:
-        lines = lines[:-1]  # the last one may be cut
-    lines = [line for line in lines[:200] if line.strip()][:50]
-    delimiter = delimiter or _sniff_delimiter(lines)
+    lines = _head_lines(data, start)
+    title = 0
+    if delimiter is None:
+        delimiter, title = _sniff_delimiter(lines)
     _reject_non_table(lines[0], name, skipped + 1, delimiter)
+    notes = []
+    if title:
+        start, skipped = _skip_lines(data, start, skipped, title)
+        notes.append(f"skipped {_count(title, 'title line')} above the header (line {skipped + 1})")
     frame = _read_csv(data, start, delimiter, name, skipped)
     has_header = not _looks_like_data(list(frame.iloc[0]))
     table = _Table(
         frame,
         np.arange(len(frame)) + skipped + 1,
         {"format": "csv", "encoding": encoding, "delimiter": delimiter},
+        notes,
     )
     if delimiter:
         _short_rows(table, data, start, delimiter)
@@ -388,18 +392,43 @@ def _reject_non_table(first: str, name: str, line: int, delimiter: str | None) -
         raise DataError(f"{name}: line {line}: looks like an HTML/XML page, not a delimited table")
 
 
-def _sniff_delimiter(lines: list[str]) -> str | None:
-    """The candidate splitting the header into most columns that every line agrees with."""
-    best, best_score = None, (0.0, 0)
+def _head_lines(data: bytes, start: int) -> list[str]:
+    """Up to 50 non-blank lines from `start`, for sniffing."""
+    lines = data[start : start + HEAD_BYTES].decode("utf-8", "replace").splitlines()
+    if len(data) - start > HEAD_BYTES and len(lines) > 1:
+        lines = lines[:-1]  # the last one may be cut
+    return [line for line in lines[:200] if line.strip()][:50]
+
+
+def _sniff_delimiter(lines: list[str]) -> tuple[str | None, int]:
+    """The delimiter splitting the header into most columns that the other lines agree with.
+
+    Also how many title lines without any delimiter stand above a header of 3 or more columns.
+    """
+    best, best_score, title = None, (0.0, 0), 0
     for cand in DELIMITERS:
-        if cand not in lines[0]:
+        widths = [len(row) for row in csv.reader(lines, delimiter=cand)]
+        first = next((i for i, w in enumerate(widths) if w > 1), None)
+        if first is None or (first and widths[first] < 3):
             continue
-        widths = [len(row) for row in csv.reader(lines, delimiter=cand) if row]
-        width = widths[0]
-        score = (sum(w == width for w in widths) / len(widths), width)
-        if width > 1 and score > best_score:
-            best, best_score = cand, score
-    return best
+        width = widths[first]
+        score = (sum(w == width for w in widths[first:]) / len(widths[first:]), width)
+        if score > best_score:
+            best, best_score, title = cand, score, first
+    return best, title
+
+
+def _skip_lines(data: bytes, pos: int, skipped: int, count: int) -> tuple[int, int]:
+    """Move past `count` non-blank lines and the blank lines around them."""
+    while pos < len(data):
+        end = data.find(b"\n", pos)
+        end = len(data) if end < 0 else end
+        blank = not data[pos:end].strip()
+        if not (count or blank):
+            break
+        count -= not blank
+        pos, skipped = end + 1, skipped + 1
+    return pos, skipped
 
 
 def _read_csv(data: bytes, start: int, delimiter: str | None, name: str, skipped: int):

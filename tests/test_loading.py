@@ -540,3 +540,11 @@ def test_inspect_prints_whole_dates_and_repairs(tmp_path, capsys, monkeypatch):
     assert "2020-01-01" in out and "2020-01-10" in out and "…" not in out
     assert "date_format" in out and "frequency" in out
     assert "warning:" in out and "forward-filled 1 missing 'Close' value " in out
+
+
+def test_title_lines_above_the_header_are_skipped(tmp_path):
+    ds = read(tmp_path, "AAPL Historical Prices\nExported: today\n\n" + PRICES)
+    assert ds.target == "Close" and len(ds.series[0]) == 10
+    assert any("2 title lines" in n and "line 4" in n for n in ds.notes)
+    ds = read(tmp_path, "Wert\n1,5\n2,25\n3\n")  # one column with decimal commas: no title
+    assert ds.series[0].values.tolist() == [1.5, 2.25, 3.0]
