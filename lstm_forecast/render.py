@@ -133,24 +133,6 @@ def write_table(frame: pd.DataFrame, output: Path | None, fmt: str) -> None:
         atomic_write(output, text)
 
 
-_INSPECTED = (
-    "source",
-    "format",
-    "compression",
-    "encoding",
-    "delimiter",
-    "decimal",
-    "date_column",
-    "date_format",
-    "timezone",
-    "series_column",
-    "layout",
-    "target",
-    "features",
-    "frequency",
-)
-
-
 def print_inspection(found: dict, as_json: bool) -> None:
     """`inspect`'s output: one JSON object, or key lines, a series table, notes and warnings."""
     if as_json:
@@ -159,13 +141,29 @@ def print_inspection(found: dict, as_json: bool) -> None:
     console = Console(highlight=False, soft_wrap=True)  # notes and warnings: one line each
     if not console.is_terminal:
         console = Console(highlight=False, soft_wrap=True, width=160)  # piped: nothing cut
-    for key in _INSPECTED:
+    shown = (
+        "source",
+        "format",
+        "compression",
+        "encoding",
+        "delimiter",
+        "decimal",
+        "date_column",
+        "date_format",
+        "timezone",
+        "series_column",
+        "layout",
+        "target",
+        "features",
+        "frequency",
+    )
+    for key in shown:
         value = found.get(key)
         if key in ("delimiter", "decimal") and value is not None:
             value = repr(value)
         if value not in (None, [], "") or key in ("compression", "date_column", "frequency"):
             console.print(f"{key:13} {value}")
-    extra = any(s["filled"] or s["gaps"] for s in found["series"])
+    extra = any(s.get("filled") or s.get("gaps") for s in found["series"])
     table = Table("series", "rows", "start", "end", "first", "last")
     if extra:
         table.add_column("filled", justify="right")
