@@ -264,16 +264,29 @@ def _predict_options(options: LoadOptions | None, meta: dict) -> LoadOptions:
 
 
 def inspect(data: str | Path, options: LoadOptions | None = None) -> dict:
-    """What the loader found in a file, as a JSON-ready dict."""
+    """What the loader found in a file, as a JSON-ready dict.
+
+    Series `start`/`end` are ISO 8601: dates (YYYY-MM-DD) when every timestamp is a midnight,
+    timestamps otherwise; row numbers for a plain sequence. `first`/`last` are target values
+    after cleaning; `filled` counts forward-filled values, `gaps` lists unusual date gaps.
+    """
     ds = load(data, options)
-    dated = ds.date_column is not None
+    details = dict(ds.details)
+    per_series = details.pop("per_series", {})
+    daily = ds.dated and all(
+        (pd.DatetimeIndex(s.index).normalize() == pd.DatetimeIndex(s.index)).all()
+        for s in ds.series
+    )
 
     def stamp(v) -> str | int:
-        return pd.Timestamp(v).isoformat() if dated else int(v)
+        if not ds.dated:
+            return int(v)
+        t = pd.Timestamp(v)
+        return t.date().isoformat() if daily else t.isoformat()
 
     return {
         "source": ds.source,
-        **ds.details,
+        **details,
         "target": ds.target,
         "date_column": ds.date_column,
         "frequency": ds.frequency,
@@ -286,6 +299,8 @@ def inspect(data: str | Path, options: LoadOptions | None = None) -> dict:
                 "end": stamp(s.index[-1]),
                 "first": float(s.values[0]),
                 "last": float(s.values[-1]),
+                "filled": per_series.get(s.name, {}).get("filled", 0),
+                "gaps": per_series.get(s.name, {}).get("gaps", []),
             }
             for s in ds.series
         ],

@@ -147,34 +147,55 @@ def write_table(frame: pd.DataFrame, output: Path | None, fmt: str) -> None:
 
 
 def print_inspection(found: dict, as_json: bool) -> None:
+    """`inspect`'s output: one JSON object, or key lines, a series table, notes and warnings."""
     if as_json:
         sys.stdout.write(json.dumps(found, indent=2, default=str) + "\n")
         return
-    console = Console(highlight=False)
-    for key in (
+    console = Console(highlight=False, soft_wrap=True)  # notes and warnings: one line each
+    if not console.is_terminal:
+        console = Console(highlight=False, soft_wrap=True, width=160)  # piped: nothing cut
+    shown = (
         "source",
+        "format",
         "compression",
         "encoding",
         "delimiter",
+        "decimal",
         "date_column",
         "date_format",
+        "timezone",
+        "series_column",
+        "layout",
         "target",
+        "features",
         "frequency",
-    ):
-        if key in found:
-            console.print(
-                f"{key:12} {found[key]!r}" if key == "delimiter" else f"{key:12} {found[key]}"
-            )
+    )
+    for key in shown:
+        value = found.get(key)
+        if key in ("delimiter", "decimal") and value is not None:
+            value = repr(value)
+        if value not in (None, [], "") or key in ("compression", "date_column", "frequency"):
+            console.print(f"{key:13} {value}")
+    extra = any(s.get("filled") or s.get("gaps") for s in found["series"])
     table = Table("series", "rows", "start", "end", "first", "last")
+    if extra:
+        table.add_column("filled", justify="right")
+        table.add_column("gaps", justify="right")
+    for col in table.columns:
+        col.overflow = "fold"  # wrap rather than cut a value short
+    for col in table.columns[2:4]:
+        width = max(len(str(s[col.header])) for s in found["series"])
+        col.min_width, col.no_wrap = max(width, len(str(col.header))), True
     for s in found["series"]:
-        table.add_row(
+        cells = [
             s["name"],
             str(s["rows"]),
             str(s["start"]),
             str(s["end"]),
             _fmt(s["first"], 8),
             _fmt(s["last"], 8),
-        )
+        ]
+        table.add_row(*cells, *([str(s["filled"]), str(len(s["gaps"]))] if extra else []))
     console.print(table)
     for line in found["notes"]:
         console.print(f"note: {line}")
