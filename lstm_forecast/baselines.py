@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 
-SEASONS = {"B": 5, "D": 7, "MS": 12, "ME": 12, "QS": 4, "QE": 4, "h": 24}
+SEASONS = {"B": 5, "D": 7, "MS": 12, "ME": 12, "BMS": 12, "BME": 12, "QS": 4, "QE": 4, "h": 24}
 
 
 def season_length(frequency: str | None) -> int | None:

@@ -7,6 +7,8 @@ calibration, so they give the same numbers to float32 precision.
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import pandas as pd
 
@@ -191,7 +193,7 @@ def format_index(values: np.ndarray, frequency: str | None) -> np.ndarray:
     """ISO dates for daily and coarser data, ISO timestamps for intraday, ints for sequences."""
     if frequency is None:
         return values.astype("int64")
-    if frequency.endswith("min") or frequency in ("h", "s"):
+    if re.fullmatch(r"\d*(min|h|s)", frequency):
         return np.datetime_as_string(values, unit="s")
     return np.datetime_as_string(values, unit="D")
 

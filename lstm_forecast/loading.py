@@ -405,14 +405,15 @@ def _sniff_delimiter(lines: list[str]) -> tuple[str | None, int]:
 
     Also how many title lines without any delimiter stand above a header of 3 or more columns.
     """
-    best, best_score, title = None, (0.0, 0), 0
+    best, best_score, title = None, (0.0, 0, 0), 0
     for cand in DELIMITERS:
         widths = [len(row) for row in csv.reader(lines, delimiter=cand)]
         first = next((i for i, w in enumerate(widths) if w > 1), None)
         if first is None or (first and widths[first] < 3):
             continue
         width = widths[first]
-        score = (sum(w == width for w in widths[first:]) / len(widths[first:]), width)
+        agree = sum(w == width for w in widths[first:]) / len(widths[first:])
+        score = (agree, -first, width)  # at equal agreement, a reading that skips no line
         if score > best_score:
             best, best_score, title = cand, score, first
     return best, title

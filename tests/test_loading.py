@@ -548,3 +548,12 @@ def test_title_lines_above_the_header_are_skipped(tmp_path):
     assert any("2 title lines" in n and "line 4" in n for n in ds.notes)
     ds = read(tmp_path, "Wert\n1,5\n2,25\n3\n")  # one column with decimal commas: no title
     assert ds.series[0].values.tolist() == [1.5, 2.25, 3.0]
+
+
+def test_decimal_commas_do_not_turn_the_header_into_a_title_line(tmp_path):
+    """Found by the round-trip property: ';' with decimal commas, three columns."""
+    path = tmp_path / "dc.csv"
+    path.write_text("Date;Close;Open\n1990-01-02;1,0;1,5\n1990-01-03;2,0;2,5\n1990-01-04;3,0;3,5")
+    ds = load(path)
+    assert ds.details["delimiter"] == ";" and ds.target == "Close"
+    assert ds.series[0].values.tolist() == [1.0, 2.0, 3.0]
