@@ -125,13 +125,13 @@ def update(
     """
     from lstm_forecast import training
 
-    meta, weights = artifacts.load_model(model_path)
-    dataset = load(data, _predict_options(options, meta))
-    forecasting.check_compatible(meta, dataset)
-    _require_new_rows(meta, dataset)
-    settings = {**meta["config"], "epochs": epochs, "lr": meta["config"]["lr"] * lr_scale}
-    config = TrainConfig.from_dict(settings)
-    with artifacts.model_lock(model_path, wait):
+    with artifacts.model_lock(model_path, wait):  # read the model only once it is ours
+        meta, weights = artifacts.load_model(model_path)
+        dataset = load(data, _predict_options(options, meta))
+        forecasting.check_compatible(meta, dataset)
+        _require_new_rows(meta, dataset)
+        settings = {**meta["config"], "epochs": epochs, "lr": meta["config"]["lr"] * lr_scale}
+        config = TrainConfig.from_dict(settings)
         result = training.train(
             dataset,
             config,
@@ -169,6 +169,12 @@ def _store(
     notify: Callable[[str], None] | None,
 ) -> None:
     """Stamp the model with its origin and write it (unless --keep-better keeps the old one)."""
+    for name in result.meta["skipped_series"]:
+        if notify:
+            notify(
+                f"warning: series '{name}' is too short for a training and a validation part; "
+                f"left out of the model"
+            )
     result.meta["created"] = dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
     path = data.source if isinstance(data, Dataset) else str(data)
     result.meta["source"] = {"path": path, **dataset.details}
@@ -194,19 +200,25 @@ def _require_new_rows(meta: dict, dataset: Dataset) -> None:
 def _keep_better(
     result, dataset: Dataset, model_path: str | Path, notify: Callable[[str], None] | None
 ) -> str:
-    """Score the old and new models on the new model's validation tail; return the winner."""
+    """Score the old and new models on the new model's validation tail; return the winner.
+
+    Neither score is in-sample: the new model's is its cross-fitted validation MASE (see
+    `training`), the old model never saw the tail's calibration. Both cover the same origins
+    and the horizon steps the two models share.
+    """
     path = Path(model_path)
     if not path.exists():
         return "new"
     old_meta, old_weights = artifacts.load_model(path)
+    steps = min(old_meta["config"]["horizon"], result.meta["config"]["horizon"])
     try:
         forecasting.check_compatible(old_meta, dataset)
-        old = _tail_score(old_meta, old_weights, dataset, result.meta)
+        old = _tail_score(old_meta, old_weights, dataset, result.meta, steps)
     except ForecastError as exc:
         if notify:
             notify(f"the existing model cannot be scored on this data ({exc}); replacing it")
         return "new"
-    new = _tail_score(result.meta, result.weights, dataset, result.meta)
+    new = float(np.mean(result.meta["evaluation"]["models"]["lstm"]["mase"][:steps]))
     kept = "new" if new <= old else "old"
     if notify:
         winner = "new model replaces" if kept == "new" else "existing model kept over"
@@ -216,17 +228,19 @@ def _keep_better(
     return kept
 
 
-def _tail_score(meta: dict, weights: dict, dataset: Dataset, reference: dict) -> float:
-    """Mean absolute scaled error over the reference model's validation tail, all steps."""
+def _tail_score(meta: dict, weights: dict, dataset: Dataset, reference: dict, steps: int) -> float:
+    """MASE of a model over the reference model's validation origins, steps 1..`steps`."""
     from lstm_forecast import metrics
 
     errors = []
+    horizon = reference["config"]["horizon"]
     for s_ref in reference["series"]:
         s = next(x for x in dataset.series if x.name == s_ref["name"])
-        origin = s.index[s_ref["n_train"] - 1]
-        since = str(origin)[:19] if dataset.date_column else int(origin)
+        since = s.index[s_ref["n_train"] - 1]
+        since = str(since)[:19] if dataset.date_column else int(since)
         fc = forecasting.forecast(meta, weights, dataset, since=since, series=[s.name])
-        fc = fc[fc["horizon"] <= reference["config"]["horizon"]].dropna(subset=["actual"])
+        n_origins = len(s) - horizon - (s_ref["n_train"] - 1)  # those with a full horizon
+        fc = fc[fc["horizon"] <= steps].iloc[: n_origins * steps]
         scale = metrics.naive_scale(s.values[: s_ref["n_train"]])
         errors.append(np.abs(fc["actual"].to_numpy() - fc["forecast"].to_numpy()) / scale)
     return float(np.mean(np.concatenate(errors)))

@@ -180,13 +180,22 @@ def run_fits(
                 finish(fit, _train(rows_of(dataset, fit.rows), config, device, threads))
             return
         per_job = max(1, (os.cpu_count() or 1) // jobs)
-        with ProcessPoolExecutor(jobs, mp_context=get_context("spawn")) as pool:
+        pool = ProcessPoolExecutor(jobs, mp_context=get_context("spawn"))
+        try:
             futures = {
                 pool.submit(_train, rows_of(dataset, f.rows), config, device, per_job): f
                 for f in fits
             }
             for future in as_completed(futures):
                 finish(futures[future], future.result())
+        except BaseException:
+            # A signal or a failed fit: stop the workers now instead of waiting for every
+            # queued fit (the executor has no public way to end running workers).
+            for proc in list(getattr(pool, "_processes", {}).values()):
+                proc.terminate()
+            raise
+        finally:
+            pool.shutdown(wait=False, cancel_futures=True)
     except Interrupted as exc:
         raise Interrupted(
             "backtest stopped by a signal; nothing was written", exc.exit_code
@@ -280,13 +289,10 @@ def _point_metrics(rows: pd.DataFrame, naive: pd.DataFrame, quantiles: list[floa
     ok = np.isfinite(f)
     out = {
         "n": int(ok.sum()),
-        "mae": metrics.mae(a, f),
-        "rmse": metrics.rmse(a, f),
+        **metrics.point_scores(a, f, o, scale),
         "mape": metrics.mape(a, f),
         "smape": metrics.smape(a, f),
-        "mase": metrics.mae(a / scale, f / scale),
         "rel_mae": _ratio(metrics.mae(a, f), metrics.mae(a[ok], naive["forecast"].to_numpy()[ok])),
-        "directional_accuracy": _direction(a, f, o),
         "up_rate": metrics.up_rate(a[ok], o[ok]),
     }
     if quantiles:
@@ -297,12 +303,6 @@ def _point_metrics(rows: pd.DataFrame, naive: pd.DataFrame, quantiles: list[floa
         alpha = 1 - (quantiles[-1] - quantiles[0])
         out["interval_score"] = metrics.interval_score(a, lo, hi, alpha)
     return out
-
-
-def _direction(a: np.ndarray, f: np.ndarray, o: np.ndarray) -> float | None:
-    """Directional accuracy; None for a forecast that never predicts a move (the naive one)."""
-    moves = np.isfinite(f) & (f != o)
-    return metrics.directional_accuracy(a, f, o) if moves.any() else None
 
 
 def _ratio(x: float, y: float) -> float:
@@ -347,6 +347,11 @@ def verdict(models: dict, dm: dict) -> tuple[bool, str]:
         f"Diebold-Mariano at horizon {dm['horizon']}: statistic {stat:.2f}, p = {p:.3g}, "
         f"n = {dm['n']}."
     )
+    if not math.isfinite(stat):
+        numbers = (
+            f"at horizon {dm['horizon']} the LSTM's forecasts are the random walk's (it fell "
+            f"back on tomorrow = today), so there is nothing to test (n = {dm['n']})."
+        )
     if m < rw and stat < 0 and p < SKILL_P:
         return True, f"Evidence of skill over the random walk: {numbers}"
     if stat > 0 and p < SKILL_P:

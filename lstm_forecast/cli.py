@@ -533,14 +533,17 @@ def _on_sigterm(_signum: int, _frame: object) -> NoReturn:
     raise _Terminated
 
 
-def _global_flags(argv: list[str]) -> tuple[list[str], dict]:
-    """Take the global flags out of argv (they may appear anywhere)."""
-    flags = {
-        "debug": bool(os.environ.get("LSTM_FORECAST_DEBUG")),
-        "json_log": False,
-        "log_file": os.environ.get("LSTM_FORECAST_LOG_FILE"),
-        "config": os.environ.get("LSTM_FORECAST_CONFIG"),
-    }
+class _FlagError(Exception):
+    """A global flag without its value: a usage error (exit 2)."""
+
+    exit_code = 2
+
+    def show(self) -> None:
+        _say(f"Usage: lstm-forecast [OPTIONS] COMMAND [ARGS]...\n\nError: {self}")
+
+
+def _global_flags(argv: list[str], flags: dict) -> list[str]:
+    """Take the global flags out of argv (they may appear anywhere) into `flags`."""
     rest: list[str] = []
     it = iter(argv)
     for arg in it:
@@ -550,11 +553,11 @@ def _global_flags(argv: list[str]) -> tuple[list[str], dict]:
         elif name in ("--config", "--log-file"):
             value = inline or next(it, None)
             if value is None:
-                raise ForecastError(f"{name} needs a value")
+                raise _FlagError(f"Option '{name}' requires an argument.")
             flags[name[2:].replace("-", "_")] = value
         else:
             rest.append(arg)
-    return rest, flags
+    return rest
 
 
 def _default_map(path: str | None) -> dict:
@@ -623,10 +626,15 @@ def main() -> None:
     started = time.time()
     signal.signal(signal.SIGTERM, _on_sigterm)
     code, error = 0, None
-    flags = {"debug": False, "json_log": False, "log_file": None}
+    flags = {
+        "debug": bool(os.environ.get("LSTM_FORECAST_DEBUG")),
+        "json_log": False,
+        "log_file": os.environ.get("LSTM_FORECAST_LOG_FILE"),
+        "config": os.environ.get("LSTM_FORECAST_CONFIG"),
+    }
     argv = sys.argv[1:]
     try:
-        argv, flags = _global_flags(argv)
+        argv = _global_flags(argv, flags)
         app(
             args=argv,
             prog_name="lstm-forecast",

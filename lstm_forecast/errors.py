@@ -36,3 +36,6 @@ class Interrupted(ForecastError):
     def __init__(self, message: str, exit_code: int) -> None:
         super().__init__(message)
         self.exit_code = exit_code
+
+    def __reduce__(self) -> tuple:  # crosses process boundaries (backtest --jobs)
+        return (Interrupted, (str(self), self.exit_code))

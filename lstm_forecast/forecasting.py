@@ -23,6 +23,10 @@ BATCH = 8192
 def check_compatible(meta: dict, dataset: Dataset) -> list[str]:
     """Refuse data unlike the training data; return warnings (such as a stale model)."""
     src = dataset.source
+    if meta["target"] != dataset.target:
+        raise DataError(
+            f"{src}: the model forecasts column '{meta['target']}', not '{dataset.target}'"
+        )
     if meta["feature_names"] != dataset.feature_names:
         raise DataError(
             f"{src}: the model uses features {meta['feature_names'] or 'none'}, the "
@@ -39,6 +43,9 @@ def check_compatible(meta: dict, dataset: Dataset) -> list[str]:
     warnings = []
     lookback = meta["config"]["lookback"]
     known = {s["name"]: s for s in meta["series"]}
+    unknown = [s.name for s in dataset.series if s.name not in known]
+    if unknown:
+        warnings.append(f"series {', '.join(unknown)} not in the model; not forecast")
     for s in dataset.series:
         if s.name in known and dataset.date_column:
             cutoff = np.datetime64(known[s.name]["last"])
@@ -103,7 +110,7 @@ def forecast(
         )
         q = windows.denormalise(
             calibration.apply(norm, meta["calibration"], mid),
-            prep.y[origins],
+            s.values[origins],
             prep.sigma[origins],
             meta["transform"],
         )
@@ -181,19 +188,35 @@ def _origins(s: Series, since: str | int | None, lookback: int, source: str) -> 
 
 
 def future_index(index: np.ndarray, frequency: str | None, steps: int) -> np.ndarray:
-    """The `steps` timestamps after the last one (row numbers for plain sequences)."""
+    """The `steps` timestamps after the last one (row numbers for plain sequences).
+
+    Intraday steps stay inside the trading session the data shows: a step only lands on a
+    weekday and a time of day that occur in the data, so a bar after Friday's close is
+    Monday's opening bar, not Friday evening's.
+    """
     if frequency is None:
         return index[-1] + np.arange(1, steps + 1)
     offset = pd.tseries.frequencies.to_offset(frequency)
     start = pd.Timestamp(index[-1])
-    return pd.date_range(start, periods=steps + 1, freq=offset)[1:].to_numpy("datetime64[ns]")
+    if not _intraday(frequency):
+        return pd.date_range(start, periods=steps + 1, freq=offset)[1:].to_numpy("datetime64[ns]")
+    stamps = pd.DatetimeIndex(index)
+    times, days = set(stamps.time), set(stamps.day_of_week)
+    week = int(pd.Timedelta(days=8) / pd.Timedelta(offset))  # the longest gap to the next bar
+    candidates = pd.date_range(start, periods=steps * week + 1, freq=offset)[1:]
+    ok = candidates.day_of_week.isin(list(days)) & np.isin(candidates.time, list(times))
+    return candidates[ok][:steps].to_numpy("datetime64[ns]")
+
+
+def _intraday(frequency: str) -> bool:
+    return re.fullmatch(r"\d*(min|h|s)", frequency) is not None
 
 
 def format_index(values: np.ndarray, frequency: str | None) -> np.ndarray:
     """ISO dates for daily and coarser data, ISO timestamps for intraday, ints for sequences."""
     if frequency is None:
         return values.astype("int64")
-    if re.fullmatch(r"\d*(min|h|s)", frequency):
+    if _intraday(frequency):
         return np.datetime_as_string(values, unit="s")
     return np.datetime_as_string(values, unit="D")
 

@@ -24,6 +24,21 @@ def rmse(actual: np.ndarray, forecast: np.ndarray) -> float:
     return float(np.sqrt(np.mean((actual[m] - forecast[m]) ** 2))) if m.any() else math.nan
 
 
+def point_scores(
+    actual: np.ndarray, forecast: np.ndarray, origin: np.ndarray, scale: np.ndarray
+) -> dict[str, float]:
+    """The point metrics every evaluation reports: MAE, RMSE, MASE, directional accuracy.
+
+    `scale` is each point's MASE denominator (the in-sample naive MAE of its series).
+    """
+    return {
+        "mae": mae(actual, forecast),
+        "rmse": rmse(actual, forecast),
+        "mase": mae(actual / scale, forecast / scale),
+        "directional_accuracy": directional_accuracy(actual, forecast, origin),
+    }
+
+
 def mape(actual: np.ndarray, forecast: np.ndarray) -> float:
     """Mean absolute percentage error, in percent (zero actuals are skipped)."""
     m = _ok(actual, forecast) & (actual != 0)
@@ -47,10 +62,6 @@ def naive_scale(history: np.ndarray, season: int = 1) -> float:
         return math.nan
     d = np.abs(history[season:] - history[:-season])
     return float(np.mean(d)) if len(d) else math.nan
-
-
-def mase(actual: np.ndarray, forecast: np.ndarray, scale: float) -> float:
-    return mae(actual, forecast) / scale if scale and math.isfinite(scale) else math.nan
 
 
 def directional_accuracy(actual: np.ndarray, forecast: np.ndarray, origin: np.ndarray) -> float:

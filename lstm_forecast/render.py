@@ -14,6 +14,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 from rich.console import Console
 from rich.table import Table
@@ -98,10 +99,15 @@ def evaluation_table(evaluation: dict, title: str) -> Table:
 
 
 def verdict_line(evaluation: dict) -> str:
-    """One plain sentence: does the model beat tomorrow = today on the validation tail?"""
+    """Plain sentences: does the model beat tomorrow = today (and the trend) on the tail?"""
     shrink = evaluation.get("shrink", [1.0])
+    models = evaluation["models"]
     if evaluation["beats_naive"]:
-        return "The model beats the naive forecast (tomorrow = today) on the validation tail."
+        text = "The model beats the naive forecast (tomorrow = today) on the validation tail"
+        lstm, drift = np.mean(models["lstm"]["mase"]), np.mean(models["drift"]["mase"])
+        if lstm >= 0.995 * drift:
+            return text + ", but not the drift forecast (the trend alone): little skill beyond it."
+        return text + "."
     note = (
         (f" Its median was shrunk towards the naive forecast (factor {min(shrink):.2f}).")
         if min(shrink) < 1
@@ -119,8 +125,8 @@ def print_training_summary(meta: dict, model_path: str) -> None:
     console.print(
         evaluation_table(
             ev,
-            f"Validation tail ({ev['origins']} origins, never "
-            f"trained on; intervals calibrated on it)",
+            f"Validation tail ({ev['origins']} origins, never trained on; scores cross-fitted: "
+            f"each half calibrated on the other)",
         )
     )
     console.print(verdict_line(ev))

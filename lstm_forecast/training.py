@@ -249,8 +249,8 @@ class Trainer:
             w = windows.windows(p.prep.x, origins[i : i + EVAL_BATCH], self.config.lookback)
             x = torch.from_numpy(np.ascontiguousarray(w)).to(self.device)
             ids = torch.full((len(w),), part_index, device=self.device)
-            with torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.autocast):
-                out.append(self.model(x, ids)[:, -1].float().cpu().numpy())
+            # float32, no autocast: calibration must see what `predict` will compute
+            out.append(self.model(x, ids)[:, -1].float().cpu().numpy())
         return (
             np.concatenate(out)
             if out
@@ -436,6 +436,7 @@ def _train(
             "processes": trainer.world,
         },
         "torch_version": torch.__version__,
+        "skipped_series": [s.name for s in dataset.series if s.name not in {p.name for p in parts}],
     }
     return TrainResult(weights, meta)
 
@@ -516,20 +517,38 @@ def _load_checkpoint(trainer: Trainer, tensors: dict, saved: dict) -> None:
 def _evaluate(
     trainer: Trainer, dataset: Dataset, config: TrainConfig, transform: str
 ) -> tuple[dict, dict]:
-    """Calibrate on the validation tail, then set the model beside baselines there."""
+    """Calibrate on the validation tail, then set the model beside baselines there.
+
+    The stored calibration is fitted on the whole tail; the table is cross-fitted (each half of
+    the tail scored with the calibration fitted on the other half), so that calibrating on the
+    tail does not flatter the scores reported for it.
+    """
     mid, horizon = config.median_index, config.horizon
     preds = [trainer.predict_origins(i, p.val_origins) for i, p in enumerate(trainer.parts)]
     truths = [p.targets[p.val_origins] for p in trainer.parts]
     calib = calibration.fit(np.concatenate(preds), np.concatenate(truths), config.quantiles, mid)
+    late = [np.arange(len(p.val_origins)) >= len(p.val_origins) // 2 for p in trainer.parts]
+    halves = [
+        calibration.fit(
+            np.concatenate([pr[m == half] for pr, m in zip(preds, late, strict=True)]),
+            np.concatenate([t[m == half] for t, m in zip(truths, late, strict=True)]),
+            config.quantiles,
+            mid,
+        )
+        for half in (False, True)
+    ]
     season = baselines.season_length(dataset.frequency)
     use_season = season is not None and all(season < p.n_train for p in trainer.parts)
     by_name = {s.name: s for s in dataset.series}
     cols: dict[str, list[np.ndarray]] = {}
-    for p, pred in zip(trainer.parts, preds, strict=True):
+    for p, pred, m in zip(trainer.parts, preds, late, strict=True):
         values, o = by_name[p.name].values, p.val_origins
-        q = windows.denormalise(
-            calibration.apply(pred, calib, mid), p.prep.y[o], p.prep.sigma[o], transform
+        crossed = np.where(
+            m[:, None, None],
+            calibration.apply(pred, halves[0], mid),  # late half: fitted on the early one
+            calibration.apply(pred, halves[1], mid),
         )
+        q = windows.denormalise(crossed, values[o], p.prep.sigma[o], transform)
         forecasts = {
             "lstm": q[..., mid],
             "naive": baselines.naive(values, o, horizon),
@@ -557,14 +576,10 @@ def _evaluate(
         "models": {},
     }
     for name, f in data.items():
-        table["models"][name] = {
-            "mae": [metrics.mae(actual[:, h], f[:, h]) for h in steps],
-            "rmse": [metrics.rmse(actual[:, h], f[:, h]) for h in steps],
-            "mase": [metrics.mae(actual[:, h] / scale[:, h], f[:, h] / scale[:, h]) for h in steps],
-            "directional_accuracy": [
-                metrics.directional_accuracy(actual[:, h], f[:, h], origin[:, h]) for h in steps
-            ],
-        }
+        per_step = [
+            metrics.point_scores(actual[:, h], f[:, h], origin[:, h], scale[:, h]) for h in steps
+        ]
+        table["models"][name] = {key: [row[key] for row in per_step] for key in per_step[0]}
     table["models"]["lstm"]["coverage"] = [
         metrics.coverage(actual[:, h], lower[:, h], upper[:, h]) for h in steps
     ]

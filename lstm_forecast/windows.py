@@ -42,11 +42,6 @@ def level(values: np.ndarray, transform: str) -> np.ndarray:
     return values.astype("float64")
 
 
-def unlevel(y: np.ndarray, transform: str) -> np.ndarray:
-    """Inverse of `level`."""
-    return np.exp(y) if transform == "log-return" else y
-
-
 def feature_kind(name: str, train_values: np.ndarray) -> str:
     """A sensible transform for a covariate: log of volume, log returns of prices, else diffs."""
     if "vol" in name.lower():
@@ -157,11 +152,6 @@ def calendar_features(index: np.ndarray) -> list[np.ndarray]:
     ]
 
 
-def n_inputs(transform: str, n_features: int, calendar: bool) -> int:
-    """Width of the input rows that `prepare` builds."""
-    return 2 + (transform == "none") + n_features + (4 if calendar else 0)
-
-
 def targets(prep: Prepared, horizon: int) -> np.ndarray:
     """Normalised cumulative changes (rows, horizon), NaN where t+h is past the end."""
     n = len(prep.y)
@@ -172,12 +162,19 @@ def targets(prep: Prepared, horizon: int) -> np.ndarray:
     return out
 
 
-def denormalise(q: np.ndarray, y0: np.ndarray, sigma0: np.ndarray, transform: str) -> np.ndarray:
-    """Map normalised outputs (origins, horizon, quantiles) back to the target's units."""
+def denormalise(
+    q: np.ndarray, value0: np.ndarray, sigma0: np.ndarray, transform: str
+) -> np.ndarray:
+    """Map normalised outputs (origins, horizon, quantiles) back to the target's units.
+
+    The change is applied to the origin's own value (a ratio for log returns), so a change of
+    zero gives back exactly that value: "no change" is exactly the naive forecast.
+    """
     horizon = q.shape[1]
     root = np.sqrt(np.arange(1, horizon + 1))[None, :, None]
-    y = y0[:, None, None] + q * sigma0[:, None, None] * root
-    return unlevel(y, transform)
+    change = q * sigma0[:, None, None] * root
+    base = value0[:, None, None]
+    return base * np.exp(change) if transform == "log-return" else base + change
 
 
 def window_starts(origins: np.ndarray, lookback: int) -> np.ndarray:

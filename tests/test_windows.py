@@ -69,9 +69,13 @@ def test_targets_map_back_to_the_future_values_exactly():
     t = windows.targets(prep, horizon=3)
     origins = np.array([0, 2, 4])
     back = windows.denormalise(
-        t[origins][..., None], prep.y[origins], prep.sigma[origins], "log-return"
+        t[origins][..., None], values[origins], prep.sigma[origins], "log-return"
     )[..., 0]
     np.testing.assert_allclose(back, values[origins[:, None] + np.arange(1, 4)], rtol=1e-12)
+    unchanged = windows.denormalise(
+        np.zeros((3, 3, 1)), values[origins], prep.sigma[origins], "log-return"
+    )[..., 0]
+    assert (unchanged == values[origins][:, None]).all()  # no change is exactly the naive value
     assert np.isnan(t[-1]).all() and np.isfinite(t[4]).all()
 
 
