@@ -13,10 +13,16 @@ import html
 import io
 import json
 import math
+import os
+import tempfile
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+
+# matplotlib keeps a font cache in the user's home unless told otherwise; this tool writes
+# only where the user says and in the system temp folder.
+os.environ.setdefault("MPLCONFIGDIR", os.path.join(tempfile.gettempdir(), "lstm-forecast-mpl"))
 
 import numpy as np
 import pandas as pd

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import signal
 import subprocess
 import time
@@ -191,3 +192,24 @@ def test_log_file_records_failures_too(tmp_path):
     assert record["exit_status"] == 1 and record["ok"] is False
     assert "no such model file" in record["error"]
     assert set(record) >= {"command", "start", "end", "seconds"}
+
+
+def test_writes_nothing_outside_the_named_paths(tmp_path):
+    home, work = tmp_path / "home", tmp_path / "work"
+    home.mkdir()
+    work.mkdir()
+    data = write_prices(tmp_path / "p.csv", random_walk_prices(400, seed=2))
+    env = {k: v for k, v in os.environ.items() if k not in ("MPLCONFIGDIR", "XDG_CACHE_HOME")}
+    env.update(HOME=str(home), LSTM_FORECAST_THREADS="1")
+    steps = [
+        ["train", data, "--model", "m.lstm", *SMALL],
+        ["predict", data, "--model", "m.lstm", "--output", "fc.csv"],
+        ["backtest", data, "--report", "bt", "--folds", "1", "--step", "30", *SMALL],
+    ]
+    for args in steps:
+        proc = subprocess.run(
+            [cli_path(), *map(str, args)], cwd=work, env=env, capture_output=True, text=True
+        )
+        assert proc.returncode == 0, proc.stderr
+    assert list(home.iterdir()) == []
+    assert {p.name for p in work.iterdir()} <= {"m.lstm", "m.lstm.lock", "fc.csv", "bt"}
