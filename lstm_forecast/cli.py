@@ -11,6 +11,7 @@ import os
 import signal
 import sys
 from enum import Enum
+from inspect import Parameter, signature
 from pathlib import Path
 from typing import Annotated, NoReturn
 
@@ -18,6 +19,7 @@ import typer
 
 from lstm_forecast import __version__
 from lstm_forecast.errors import ForecastError
+from lstm_forecast.settings import TrainConfig
 
 GLOBAL_HELP = """\b
 Global options, accepted anywhere on the command line:
@@ -118,39 +120,59 @@ Threads = Annotated[
 ]
 
 
-# Options of every command that trains: each is the TrainConfig field of the same name.
-Features = Annotated[
-    str | None, typer.Option(help="Comma-separated covariate columns, e.g. Open,High,Low,Volume.")
-]
-Calendar = Annotated[bool, typer.Option(help="Add day-of-week and month inputs.")]
-Lookback = Annotated[int, typer.Option(help="Rows of history per window.")]
-Horizon = Annotated[int, typer.Option(help="Steps ahead to forecast.")]
-Hidden = Annotated[int, typer.Option(help="LSTM units per layer.")]
-Layers = Annotated[int, typer.Option(help="LSTM layers.")]
-Dropout = Annotated[float, typer.Option(help="Dropout rate.")]
-Epochs = Annotated[int, typer.Option(help="Most epochs to train.")]
-Patience = Annotated[
-    int, typer.Option(help="Stop after this many epochs without a better validation loss.")
-]
-ValSize = Annotated[float, typer.Option(help="Validation tail: fraction of rows, or a row count.")]
-BatchSize = Annotated[int, typer.Option(help="Segments per optimiser step.")]
-Chunk = Annotated[int, typer.Option(help="Training windows per segment.")]
-LearningRate = Annotated[float, typer.Option(help="Peak learning rate (cosine schedule).")]
-WeightDecay = Annotated[float, typer.Option(help="AdamW weight decay.")]
-Seed = Annotated[int, typer.Option(help="Random seed.")]
-Transform = Annotated[str, typer.Option(help="auto, log-return, diff or none.")]
-Quantiles = Annotated[str, typer.Option(help="Comma-separated quantiles.")]
+# Options of every command that trains: one per TrainConfig field, with its default.
+TRAIN_OPTIONS: dict[str, tuple[type, str]] = {
+    "features": (str | None, "Comma-separated covariate columns, e.g. Open,High,Low,Volume."),
+    "calendar": (bool, "Add day-of-week and month inputs."),
+    "lookback": (int, "Rows of history per window."),
+    "horizon": (int, "Steps ahead to forecast."),
+    "hidden": (int, "LSTM units per layer."),
+    "layers": (int, "LSTM layers."),
+    "dropout": (float, "Dropout rate."),
+    "epochs": (int, "Most epochs to train."),
+    "patience": (int, "Stop after this many epochs without a better validation loss."),
+    "val_size": (float, "Validation tail: fraction of rows, or a row count."),
+    "batch_size": (int, "Segments per optimiser step."),
+    "chunk": (int, "Training windows per segment."),
+    "lr": (float, "Peak learning rate (cosine schedule)."),
+    "weight_decay": (float, "AdamW weight decay."),
+    "seed": (int, "Random seed."),
+    "transform": (str, "auto, log-return, diff or none."),
+    "quantiles": (str, "Comma-separated quantiles."),
+}
 
 
-def _train_config(params: dict):
-    """A TrainConfig from a command's parameters (the list options arrive as text)."""
-    from lstm_forecast.settings import TrainConfig, parse_list, parse_quantiles
+def with_train_options(command):
+    """Give a command that takes `**settings` every training option (typer reads __signature__)."""
+    defaults = TrainConfig()
+    sig = signature(command, eval_str=True)
+    own = [p for p in sig.parameters.values() if p.kind is not Parameter.VAR_KEYWORD]
+    added = []
+    for name, (kind, text) in TRAIN_OPTIONS.items():
+        default = getattr(defaults, name)
+        if isinstance(default, list):
+            default = ",".join(map(str, default)) or None
+        added.append(
+            Parameter(
+                name,
+                Parameter.KEYWORD_ONLY,
+                default=default,
+                annotation=Annotated[kind, typer.Option(help=text)],
+            )
+        )
+    command.__signature__ = sig.replace(parameters=own + added)
+    return command
+
+
+def _train_config(settings: dict) -> TrainConfig:
+    """A TrainConfig from the training options (the list options arrive as text)."""
+    from lstm_forecast.settings import parse_list, parse_quantiles
 
     return TrainConfig.from_dict(
         {
-            **params,
-            "quantiles": parse_quantiles(params["quantiles"]),
-            "features": parse_list(params["features"]),
+            **settings,
+            "quantiles": parse_quantiles(settings["quantiles"]),
+            "features": parse_list(settings["features"]),
         }
     )
 
@@ -216,6 +238,7 @@ def _root(
 @app.command(
     epilog="Example: lstm-forecast train prices.csv --target Close --model aapl.lstm --epochs 20"
 )
+@with_train_options
 def train(
     data: Data,
     model: ModelPath,
@@ -226,23 +249,6 @@ def train(
     series_col: SeriesCol = None,
     series: SeriesSel = None,
     max_gap: MaxGap = 5,
-    features: Features = None,
-    calendar: Calendar = False,
-    lookback: Lookback = 60,
-    horizon: Horizon = 5,
-    hidden: Hidden = 64,
-    layers: Layers = 2,
-    dropout: Dropout = 0.1,
-    epochs: Epochs = 40,
-    patience: Patience = 6,
-    val_size: ValSize = 0.2,
-    batch_size: BatchSize = 32,
-    chunk: Chunk = 16,
-    lr: LearningRate = 3e-3,
-    weight_decay: WeightDecay = 1e-4,
-    seed: Seed = 0,
-    transform: Transform = "auto",
-    quantiles: Quantiles = "0.1,0.5,0.9",
     device: DeviceOpt = Device.auto,
     threads: Threads = None,
     resume: Annotated[
@@ -255,10 +261,11 @@ def train(
     ] = 1,
     quiet: Quiet = False,
     print_config: PrintConfig = False,
+    **settings: object,
 ) -> None:
     """Train an LSTM on a CSV and write the model file (atomically)."""
     if print_config:
-        _print_config(locals())
+        _print_config({**locals(), **settings})
         return
     if nproc > 1 and "WORLD_SIZE" not in os.environ:
         from lstm_forecast.distributed import launch
@@ -267,7 +274,7 @@ def train(
     quiet = quiet or os.environ.get("RANK", "0") != "0"  # under torchrun rank 0 alone reports
     from lstm_forecast import api, render
 
-    config = _train_config(locals())
+    config = _train_config(settings)
     options = _load_options(target, date_col, date_format, dayfirst, series_col, series, max_gap)
     with render.progress_display(quiet) as progress:
         result = api.train(
@@ -422,6 +429,7 @@ class Window(str, Enum):
 @app.command(
     epilog="Example: lstm-forecast backtest prices.csv --folds 5 --step 50 --horizon 5 --report bt/"
 )
+@with_train_options
 def backtest(
     data: Data,
     report: Annotated[
@@ -447,26 +455,10 @@ def backtest(
     series_col: SeriesCol = None,
     series: SeriesSel = None,
     max_gap: MaxGap = 5,
-    features: Features = None,
-    calendar: Calendar = False,
-    lookback: Lookback = 60,
-    horizon: Horizon = 5,
-    hidden: Hidden = 64,
-    layers: Layers = 2,
-    dropout: Dropout = 0.1,
-    epochs: Epochs = 40,
-    patience: Patience = 6,
-    val_size: ValSize = 0.2,
-    batch_size: BatchSize = 32,
-    chunk: Chunk = 16,
-    lr: LearningRate = 3e-3,
-    weight_decay: WeightDecay = 1e-4,
-    seed: Seed = 0,
-    transform: Transform = "auto",
-    quantiles: Quantiles = "0.1,0.5,0.9",
     device: DeviceOpt = Device.auto,
     threads: Threads = None,
     quiet: Quiet = False,
+    **settings: object,
 ) -> None:
     """Walk-forward evaluation of the LSTM against naive baselines; writes a report folder."""
     import shlex
@@ -475,7 +467,7 @@ def backtest(
     from lstm_forecast import report as reporting
     from lstm_forecast.backtest import BacktestConfig
 
-    config = _train_config(locals())
+    config = _train_config(settings)
     plan = BacktestConfig(folds, step, window.value, train_size, refit_every, season)
     options = _load_options(target, date_col, date_format, dayfirst, series_col, series, max_gap)
     with reporting.fold_progress(quiet) as progress:
