@@ -290,9 +290,7 @@ def train(
             wait=wait,
             notify=None if quiet else _say,
         )
-    _record(result.meta)
-    if not quiet:
-        render.print_training_summary(result.meta, str(model))
+    _trained(result.meta, model, quiet)
 
 
 @app.command(epilog="Example (weekly cron): lstm-forecast update prices.csv --model aapl.lstm")
@@ -337,9 +335,7 @@ def update(
             wait=wait,
             notify=None if quiet else _say,
         )
-    _record(result.meta)
-    if not quiet:
-        render.print_training_summary(result.meta, str(model))
+    _trained(result.meta, model, quiet)
 
 
 @app.command(epilog="Example: lstm-forecast info aapl.lstm --json")
@@ -488,6 +484,15 @@ def backtest(
 
 
 RUN: dict = {}  # what the finished command reports to --log-file / --json-log
+
+
+def _trained(meta: dict, model: Path, quiet: bool) -> None:
+    """After train or update: the summary on stderr, the figures for the run record."""
+    from lstm_forecast import render
+
+    _record(meta)
+    if not quiet:
+        render.print_training_summary(meta, str(model))
 
 
 def _record(meta: dict) -> None:
