@@ -18,7 +18,7 @@ from typing import Annotated, NoReturn
 import typer
 
 from lstm_forecast import __version__
-from lstm_forecast.errors import ForecastError
+from lstm_forecast.errors import ForecastError, OutputClosed
 from lstm_forecast.settings import TrainConfig
 
 GLOBAL_HELP = """\b
@@ -644,10 +644,10 @@ def main() -> None:
         code, error = EXIT_SIGINT, "interrupted"
     except _Terminated:
         code, error = EXIT_SIGTERM, "terminated"
+    except (OutputClosed, BrokenPipeError):
+        code = EXIT_PIPE
     except ForecastError as exc:
         code, error = exc.exit_code, f"error: {exc}"
-    except BrokenPipeError:
-        code = EXIT_PIPE
     except Exception as exc:
         if hasattr(exc, "show") and isinstance(getattr(exc, "exit_code", None), int):
             exc.show()  # a usage error from the option parser (exit 2)

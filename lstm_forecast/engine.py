@@ -38,7 +38,9 @@ def forward(
         w_ih, w_hh = weights[f"lstm.weight_ih_l{k}"], weights[f"lstm.weight_hh_l{k}"]
         bias = weights[f"lstm.bias_ih_l{k}"] + weights[f"lstm.bias_hh_l{k}"]
         hidden = w_hh.shape[1]
-        gates_in = h_seq @ w_ih.T + bias  # all time steps at once: (batch, time, 4*hidden)
+        # one 2-D product for all time steps (a stacked 3-D matmul runs one small GEMM per row)
+        flat = np.ascontiguousarray(h_seq).reshape(batch * steps, -1)
+        gates_in = (flat @ w_ih.T + bias).reshape(batch, steps, -1)
         h = np.zeros((batch, hidden), dtype="float32")
         c = np.zeros((batch, hidden), dtype="float32")
         last = k == layers - 1

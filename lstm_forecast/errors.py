@@ -30,6 +30,12 @@ class BusyError(ForecastError):
     exit_code = 75
 
 
+class OutputClosed(ForecastError):
+    """The reader of stdout went away (`| head`): stop quietly with 141, as SIGPIPE would."""
+
+    exit_code = 141
+
+
 class Interrupted(ForecastError):
     """Training stopped by a signal after saving a checkpoint: exit 130 (SIGINT) or 143 (TERM)."""
 

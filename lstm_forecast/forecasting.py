@@ -17,7 +17,7 @@ from lstm_forecast.errors import ConfigError, DataError
 from lstm_forecast.loading import Dataset, Series
 
 ENGINES = ("auto", "numpy", "torch")
-BATCH = 8192
+BATCH = 512  # origins per forward pass: keeps the per-step arrays in cache
 
 
 def check_compatible(meta: dict, dataset: Dataset) -> list[str]:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import io
 import json
 import math
+import os
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -20,6 +21,9 @@ from rich.console import Console
 from rich.table import Table
 
 from lstm_forecast.artifacts import atomic_write
+from lstm_forecast.errors import OutputClosed
+
+BLOCK = 1 << 16
 
 
 def stderr_console() -> Console:
@@ -147,17 +151,50 @@ def write_table(frame: pd.DataFrame, output: Path | None, fmt: str) -> None:
         frame.to_csv(buf, index=False, float_format="%.10g", lineterminator="\n")
         text = buf.getvalue()
     if output is None:
-        sys.stdout.write(text)
+        emit(text)
     else:
         atomic_write(output, text)
+
+
+def emit(text: str) -> None:
+    """Data to stdout. A reader that went away (`| head`) is OutputClosed (exit 141).
+
+    Written in blocks straight to the file descriptor: one huge buffered write to a pipe whose
+    reader has gone can end short without any error, silently dropping the rest.
+    """
+    try:
+        sys.stdout.flush()
+        fd = sys.stdout.fileno()
+    except (AttributeError, OSError, ValueError):  # no real stdout (a notebook, a test capture)
+        sys.stdout.write(text)
+        return
+    data = memoryview(text.encode())
+    try:
+        while data:
+            data = data[os.write(fd, data[:BLOCK]) :]
+    except BrokenPipeError:
+        raise OutputClosed from None
+
+
+@contextmanager
+def stdout_console() -> Iterator[Console]:
+    """A console for human-readable output on stdout, emitted at the end of the block."""
+    console = Console(highlight=False, soft_wrap=True)
+    with console.capture() as captured:
+        yield console
+    emit(captured.get())
 
 
 def print_inspection(found: dict, as_json: bool) -> None:
     """`inspect`'s output: one JSON object, or key lines, a series table, notes and warnings."""
     if as_json:
-        sys.stdout.write(json.dumps(found, indent=2, default=str) + "\n")
+        emit(json.dumps(found, indent=2, default=str) + "\n")
         return
-    console = Console(highlight=False, soft_wrap=True)  # notes and warnings: one line each
+    with stdout_console() as console:  # soft wrap: notes and warnings stay one line each
+        _inspection(console, found)
+
+
+def _inspection(console: Console, found: dict) -> None:
     if not console.is_terminal:
         console = Console(highlight=False, soft_wrap=True, width=160)  # piped: nothing cut
     shown = (
@@ -212,9 +249,13 @@ def print_inspection(found: dict, as_json: bool) -> None:
 def print_info(found: dict, as_json: bool) -> None:
     """A model's description: JSON on stdout, or a readable summary."""
     if as_json:
-        sys.stdout.write(json.dumps(found, indent=2, default=str) + "\n")
+        emit(json.dumps(found, indent=2, default=str) + "\n")
         return
-    console = Console(highlight=False)
+    with stdout_console() as console:
+        _info(console, found)
+
+
+def _info(console: Console, found: dict) -> None:
     cfg, tr = found["config"], found["training"]
     console.print(
         f"model        {found['path']} (format {found['format_version']}, "
