@@ -76,6 +76,7 @@ def train(
     from lstm_forecast import distributed, training
 
     config = config or TrainConfig()
+    artifacts.check_writable(model_path)  # before the work, not after it
     dataset = data if isinstance(data, Dataset) else load(data, _train_options(options, config))
     ckpt_path = artifacts.checkpoint_path(model_path)
     writer = distributed.rank() == 0

@@ -59,6 +59,18 @@ def atomic_write(path: str | Path, data: bytes | str) -> None:
             os.close(dir_fd)
 
 
+def check_writable(path: str | Path) -> None:
+    """Refuse up front a path that cannot take a file: a folder, or a missing or locked folder."""
+    path = Path(path)
+    folder = path.parent
+    if path.is_dir():
+        raise ModelFileError(f"{path}: is a directory, not a file name")
+    if not folder.is_dir():
+        raise ModelFileError(f"{path}: folder {folder} does not exist")
+    if not os.access(folder, os.W_OK):
+        raise ModelFileError(f"{path}: cannot write in {folder} (permission denied)")
+
+
 def _mode_for(path: Path) -> int:
     """Keep an existing file's permissions; a new file gets the usual 0666 less the umask."""
     try:
@@ -152,16 +164,22 @@ def model_lock(model_path: str | Path, wait: float = 0.0) -> Iterator[None]:
     """Hold `MODEL.lock` while writing a model; BusyError when another run holds it."""
     from filelock import FileLock, Timeout
 
-    lock = FileLock(f"{model_path}.lock")
+    check_writable(model_path)
+    path = f"{model_path}.lock"
+    try:  # filelock reports every failure as a timeout: "busy" must mean busy
+        os.close(os.open(path, os.O_RDWR | os.O_CREAT, 0o666))
+    except OSError as exc:
+        raise ModelFileError(
+            f"{model_path}: cannot create the lock file {path} ({exc.strerror})"
+        ) from None
+    lock = FileLock(path)
     try:
         lock.acquire(timeout=wait)
     except Timeout:
         raise BusyError(
             f"{model_path}: another run is writing this model "
-            f"(lock {model_path}.lock); try later or pass --wait SECONDS"
+            f"(lock {path}); try later or pass --wait SECONDS"
         ) from None
-    except (FileNotFoundError, PermissionError) as exc:
-        raise ModelFileError(f"{model_path}: cannot create lock file ({exc.strerror})") from None
     try:
         yield
     finally:

@@ -384,6 +384,10 @@ def predict(
     from lstm_forecast import api, render
     from lstm_forecast.settings import parse_list
 
+    if output is not None:
+        from lstm_forecast.artifacts import check_writable
+
+        check_writable(output)
     options = _load_options(target, date_col, date_format, dayfirst, series_col, None, max_gap)
     frame = api.predict(
         data,

@@ -166,12 +166,17 @@ def test_bad_data_and_usage_exit_codes(trained, tmp_path):
     assert proc.returncode == 1 and "HTML" in proc.stderr and "Traceback" not in proc.stderr
 
 
-def test_reader_closing_the_pipe_ends_quietly(trained):
+def test_reader_closing_the_pipe_ends_quietly(trained, tmp_path):
     data, model, _ = trained
-    cmd = f"'{cli_path()}' predict '{data}' --model '{model}' --since 2010-01-01 | head -n 2"
+    log = tmp_path / "runs.jsonl"
+    cmd = (
+        f"'{cli_path()}' predict '{data}' --model '{model}' --since 2010-01-01 "
+        f"--log-file '{log}' | head -n 2; echo $PIPESTATUS >&2"
+    )
     proc = subprocess.run(["bash", "-c", cmd], capture_output=True, text=True)
     assert proc.stdout.count("\n") == 2
-    assert proc.stderr == ""
+    assert proc.stderr.strip() == "141"  # SIGPIPE's status, and nothing else on stderr
+    assert json.loads(log.read_text())["exit_status"] == 141
 
 
 def test_kill_9_during_train_leaves_the_old_model_intact(trained, tmp_path):
@@ -225,3 +230,20 @@ def test_written_files_get_ordinary_permissions(trained, tmp_path):
     out.chmod(0o640)
     assert run_cli("predict", data, "--model", model, "--output", out).returncode == 0
     assert out.stat().st_mode & 0o777 == 0o640
+
+
+def test_paths_that_cannot_take_a_file_are_refused_before_any_work(trained, tmp_path):
+    data, model, _ = trained
+    folder = tmp_path / "a-folder"
+    folder.mkdir()
+    cases = [
+        (["train", data, "--model", folder, *TRAIN], "is a directory"),
+        (["train", data, "--model", tmp_path / "nope" / "m.lstm", *TRAIN], "does not exist"),
+        (["predict", data, "--model", model, "--output", folder], "is a directory"),
+    ]
+    for args, words in cases:
+        started = time.monotonic()
+        proc = run_cli(*args)
+        assert proc.returncode == 1 and words in proc.stderr, proc.stderr
+        assert "Traceback" not in proc.stderr and time.monotonic() - started < 5
+    assert list(folder.iterdir()) == []
