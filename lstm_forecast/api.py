@@ -176,7 +176,7 @@ def _store(
                 f"warning: series '{name}' is too short for a training and a validation part; "
                 f"left out of the model"
             )
-    result.meta["created"] = dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
+    result.meta["created"] = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
     path = data.source if isinstance(data, Dataset) else str(data)
     result.meta["source"] = {"path": path, **dataset.details}
     if keep_better:
@@ -203,9 +203,8 @@ def _keep_better(
 ) -> str:
     """Score the old and new models on the new model's validation tail; return the winner.
 
-    Neither score is in-sample: the new model's is its cross-fitted validation MASE (see
-    `training`), the old model never saw the tail's calibration. Both cover the same origins
-    and the horizon steps the two models share.
+    Both are scored alike and out of sample: the same origins, the horizon steps they share,
+    each model's quantiles cross-fitted on the tail (see `calibration.cross_fitted`).
     """
     path = Path(model_path)
     if not path.exists():
@@ -219,7 +218,7 @@ def _keep_better(
         if notify:
             notify(f"the existing model cannot be scored on this data ({exc}); replacing it")
         return "new"
-    new = float(np.mean(result.meta["evaluation"]["models"]["lstm"]["mase"][:steps]))
+    new = _tail_score(result.meta, result.weights, dataset, result.meta, steps)
     kept = "new" if new <= old else "old"
     if notify:
         winner = "new model replaces" if kept == "new" else "existing model kept over"
@@ -231,19 +230,27 @@ def _keep_better(
 
 def _tail_score(meta: dict, weights: dict, dataset: Dataset, reference: dict, steps: int) -> float:
     """MASE of a model over the reference model's validation origins, steps 1..`steps`."""
-    from lstm_forecast import metrics
+    from lstm_forecast import calibration, metrics, windows
 
-    errors = []
-    horizon = reference["config"]["horizon"]
+    run = forecasting.runner(meta, weights)
+    sids = {s["name"]: i for i, s in enumerate(meta["series"])}
+    mid = meta["config"]["quantiles"].index(0.5)
+    preds, truths, rows = [], [], []
     for s_ref in reference["series"]:
         s = next(x for x in dataset.series if x.name == s_ref["name"])
-        since = s.index[s_ref["n_train"] - 1]
-        since = str(since)[:19] if dataset.date_column else int(since)
-        fc = forecasting.forecast(meta, weights, dataset, since=since, series=[s.name])
-        n_origins = len(s) - horizon - (s_ref["n_train"] - 1)  # those with a full horizon
-        fc = fc[fc["horizon"] <= steps].iloc[: n_origins * steps]
+        first = max(s_ref["n_train"] - 1, meta["config"]["lookback"] - 1)
+        origins = np.arange(first, len(s) - reference["config"]["horizon"])
+        raw, prep = forecasting.raw_forecasts(meta, run, s, sids[s.name], origins)
+        preds.append(raw)
+        truths.append(windows.targets(prep, meta["config"]["horizon"])[origins])
+        rows.append((s, s_ref, origins, prep))
+    errors = []
+    crossed = calibration.cross_fitted(preds, truths, meta["config"]["quantiles"], mid)
+    for (s, s_ref, origins, prep), q in zip(rows, crossed, strict=True):
+        point = windows.denormalise(q, s.values[origins], prep.sigma[origins], meta["transform"])
+        actual = s.values[origins[:, None] + np.arange(1, steps + 1)[None, :]]
         scale = metrics.naive_scale(s.values[: s_ref["n_train"]])
-        errors.append(np.abs(fc["actual"].to_numpy() - fc["forecast"].to_numpy()) / scale)
+        errors.append(np.abs(actual - point[:, :steps, mid]).ravel() / scale)
     return float(np.mean(np.concatenate(errors)))
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 import signal
 import sys
-from enum import Enum
+from enum import Enum, StrEnum
 from inspect import Parameter, signature
 from pathlib import Path
 from typing import Annotated, NoReturn
@@ -48,18 +48,18 @@ app = typer.Typer(
 EXIT_INTERNAL, EXIT_SIGINT, EXIT_SIGTERM, EXIT_PIPE = 70, 130, 143, 141
 
 
-class Device(str, Enum):
+class Device(StrEnum):
     auto = "auto"
     cpu = "cpu"
     cuda = "cuda"
 
 
-class Format(str, Enum):
+class Format(StrEnum):
     csv = "csv"
     json = "json"
 
 
-class Engine(str, Enum):
+class Engine(StrEnum):
     auto = "auto"
     numpy = "numpy"
     torch = "torch"
@@ -94,14 +94,19 @@ SeriesSel = Annotated[
     str | None, typer.Option("--series", help="Comma-separated series to use (default: all).")
 ]
 MaxGap = Annotated[
-    int, typer.Option("--max-gap", help="Forward-fill at most this many missing values in a row.")
+    int,
+    typer.Option(
+        "--max-gap", help="Forward-fill at most this many missing values in a row.", min=0
+    ),
 ]
 ModelPath = Annotated[Path, typer.Option("--model", "-m", help="Model file.", show_default=False)]
 Quiet = Annotated[bool, typer.Option("--quiet", "-q", help="No progress or notes on stderr.")]
 Wait = Annotated[
     float,
     typer.Option(
-        help="Seconds to wait for another run's lock on the model (default: fail at once, exit 75)."
+        help="Seconds to wait for another run's lock on the model (default: fail at once, "
+        "exit 75).",
+        min=0,
     ),
 ]
 KeepBetter = Annotated[
@@ -116,7 +121,8 @@ PrintConfig = Annotated[
 ]
 DeviceOpt = Annotated[Device, typer.Option(help="Where to train.", envvar="LSTM_FORECAST_DEVICE")]
 Threads = Annotated[
-    int | None, typer.Option(help="CPU threads for torch.", envvar="LSTM_FORECAST_THREADS")
+    int | None,
+    typer.Option(help="CPU threads for torch.", envvar="LSTM_FORECAST_THREADS", min=1),
 ]
 
 
@@ -257,7 +263,7 @@ def train(
     keep_better: KeepBetter = False,
     wait: Wait = 0.0,
     nproc: Annotated[
-        int, typer.Option(help="Train with this many processes on this machine (torchrun).")
+        int, typer.Option(help="Train with this many processes on this machine (torchrun).", min=1)
     ] = 1,
     quiet: Quiet = False,
     print_config: PrintConfig = False,
@@ -421,7 +427,7 @@ def inspect(
     render.print_inspection(found, as_json)
 
 
-class Window(str, Enum):
+class Window(StrEnum):
     expanding = "expanding"
     sliding = "sliding"
 
@@ -458,9 +464,13 @@ def backtest(
     device: DeviceOpt = Device.auto,
     threads: Threads = None,
     quiet: Quiet = False,
+    print_config: PrintConfig = False,
     **settings: object,
 ) -> None:
     """Walk-forward evaluation of the LSTM against naive baselines; writes a report folder."""
+    if print_config:
+        _print_config({**locals(), **settings})
+        return
     import shlex
 
     from lstm_forecast import api
@@ -519,7 +529,7 @@ def _print_config(params: dict) -> None:
     import json
 
     for key, value in params.items():
-        if key == "print_config" or value is None:
+        if key in ("print_config", "settings") or value is None:
             continue
         value = value.value if isinstance(value, Enum) else value
         value = str(value) if isinstance(value, Path) else value
@@ -561,8 +571,17 @@ def _global_flags(argv: list[str], flags: dict) -> list[str]:
     return rest
 
 
-def _default_map(path: str | None) -> dict:
-    """Config-file settings as click's default_map: {command: {option: value}}."""
+GLOBAL_KEYS = ("log_file", "json_log", "debug")
+
+
+def _default_map(path: str | None, flags: dict) -> dict:
+    """Config-file settings as click's default_map: {command: {parameter: value}}.
+
+    Keys are the options' long names (`val_size` or `val-size` for --val-size, `format` for
+    --format); top-level keys apply to every command that has the option, tables `[train]`,
+    `[predict]`, ... to one. An unknown section or key is an error naming it. `log_file`,
+    `json_log` and `debug` at the top level set the global flags not given otherwise.
+    """
     if not path:
         return {}
     import tomllib
@@ -576,16 +595,41 @@ def _default_map(path: str | None) -> dict:
         raise ConfigError(f"{path}: no such config file") from None
     except (OSError, tomllib.TOMLDecodeError) as exc:
         raise ConfigError(f"{path}: not a valid TOML file ({exc})") from None
-    shared = {k.replace("-", "_"): v for k, v in data.items() if not isinstance(v, dict)}
+    names = _option_names()
     tables = {k: v for k, v in data.items() if isinstance(v, dict)}
-    commands = {"train", "predict", "update", "inspect", "info", "backtest"}
-    unknown = set(tables) - commands
-    if unknown:
-        raise ConfigError(f"{path}: unknown section [{sorted(unknown)[0]}]")
-    return {
-        cmd: {**shared, **{k.replace("-", "_"): v for k, v in tables.get(cmd, {}).items()}}
-        for cmd in commands
-    }
+    shared = {k.replace("-", "_"): v for k, v in data.items() if not isinstance(v, dict)}
+    for key in GLOBAL_KEYS:
+        if key in shared:
+            value = shared.pop(key)
+            flags[key] = flags[key] or value
+    for section in tables:
+        if section not in names:
+            raise ConfigError(f"{path}: unknown section [{section}]")
+    for key in shared:
+        if not any(key in options for options in names.values()):
+            raise ConfigError(f"{path}: unknown setting '{key}'")
+    out = {}
+    for cmd, options in names.items():
+        out[cmd] = {options[k]: v for k, v in shared.items() if k in options}
+        for key, value in tables.get(cmd, {}).items():
+            key = key.replace("-", "_")
+            if key not in options:
+                raise ConfigError(f"{path}: [{cmd}] has no setting '{key}'")
+            out[cmd][options[key]] = value
+    return out
+
+
+def _option_names() -> dict[str, dict[str, str]]:
+    """{command: {option name with underscores: parameter name}} for every command."""
+    group = typer.main.get_command(app)
+    names: dict[str, dict[str, str]] = {}
+    for cmd_name, command in group.commands.items():
+        table = names.setdefault(cmd_name, {})
+        for param in command.params:
+            for opt in [*getattr(param, "opts", []), *getattr(param, "secondary_opts", [])]:
+                if opt.startswith("--") and not opt.startswith("--no-"):
+                    table[opt[2:].replace("-", "_")] = param.name
+    return names
 
 
 def _write_log(flags: dict, argv: list[str], started: float, code: int, error: str | None) -> None:
@@ -617,7 +661,7 @@ def _write_log(flags: dict, argv: list[str], started: float, code: int, error: s
 def _iso(ts: float) -> str:
     import datetime as dt
 
-    return dt.datetime.fromtimestamp(ts, dt.timezone.utc).isoformat(timespec="seconds")
+    return dt.datetime.fromtimestamp(ts, dt.UTC).isoformat(timespec="seconds")
 
 
 def main() -> None:
@@ -640,7 +684,7 @@ def main() -> None:
             args=argv,
             prog_name="lstm-forecast",
             standalone_mode=False,
-            default_map=_default_map(flags["config"]),
+            default_map=_default_map(flags["config"], flags),
         )
     except typer.Exit as exc:
         code = exc.exit_code

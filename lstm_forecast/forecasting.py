@@ -90,24 +90,18 @@ def forecast(
             f"{dataset.source}: none of the data's series is in the model "
             f"(it knows {', '.join(known)})"
         )
-    run = _runner(meta, weights, engine_name)
+    run = runner(meta, weights, engine_name)
     frames = []
     for name in wanted:
-        sid, smeta = known[name]
+        sid, _ = known[name]
         s = by_name[name]
         if len(s) < lookback:
             raise DataError(
                 f"{dataset.source}: series '{name}' has {len(s)} rows, fewer than the "
                 f"model's lookback {lookback}"
             )
-        prep = windows.prepare(s, smeta["stats"], meta["transform"], cfg["calendar"])
         origins = _origins(s, since, lookback, dataset.source)
-        norm = np.concatenate(
-            [
-                run(windows.windows(prep.x, origins[i : i + BATCH], lookback), sid)
-                for i in range(0, len(origins), BATCH)
-            ]
-        )
+        norm, prep = raw_forecasts(meta, run, s, sid, origins)
         q = windows.denormalise(
             calibration.apply(norm, meta["calibration"], mid),
             s.values[origins],
@@ -129,7 +123,22 @@ def forecast(
     return pd.concat(frames, ignore_index=True)
 
 
-def _runner(meta: dict, weights: dict[str, np.ndarray], engine_name: str):
+def raw_forecasts(
+    meta: dict, run, series: Series, sid: int, origins: np.ndarray
+) -> tuple[np.ndarray, windows.Prepared]:
+    """The model's uncalibrated normalised quantiles at `origins`, and the inputs they came
+    from; `run` is what `runner` returns."""
+    cfg = meta["config"]
+    prep = windows.prepare(series, meta["series"][sid]["stats"], meta["transform"], cfg["calendar"])
+    lookback = cfg["lookback"]
+    parts = [
+        run(windows.windows(prep.x, origins[i : i + BATCH], lookback), sid)
+        for i in range(0, len(origins), BATCH)
+    ]
+    return np.concatenate(parts), prep
+
+
+def runner(meta: dict, weights: dict[str, np.ndarray], engine_name: str = "auto"):
     """A function (windows, series id) -> normalised quantiles, on the chosen engine."""
     cfg = meta["config"]
     if engine_name not in ENGINES:

@@ -134,10 +134,15 @@ def print_training_summary(meta: dict, model_path: str) -> None:
         )
     )
     console.print(verdict_line(ev))
+    outcome = (
+        f"new model discarded, {model_path} unchanged"
+        if meta.get("kept") == "old"
+        else f"model written to {model_path}"
+    )
     console.print(
         f"trained {tr['epochs_run']} epochs (best {tr['best_epoch']}) in "
         f"{tr['seconds']:.1f} s, {tr['windows_per_s']:,.0f} windows/s on "
-        f"{tr['device']}; model written to {model_path}"
+        f"{tr['device']}; {outcome}"
     )
 
 

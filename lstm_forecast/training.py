@@ -527,28 +527,14 @@ def _evaluate(
     preds = [trainer.predict_origins(i, p.val_origins) for i, p in enumerate(trainer.parts)]
     truths = [p.targets[p.val_origins] for p in trainer.parts]
     calib = calibration.fit(np.concatenate(preds), np.concatenate(truths), config.quantiles, mid)
-    late = [np.arange(len(p.val_origins)) >= len(p.val_origins) // 2 for p in trainer.parts]
-    halves = [
-        calibration.fit(
-            np.concatenate([pr[m == half] for pr, m in zip(preds, late, strict=True)]),
-            np.concatenate([t[m == half] for t, m in zip(truths, late, strict=True)]),
-            config.quantiles,
-            mid,
-        )
-        for half in (False, True)
-    ]
+    crossed = calibration.cross_fitted(preds, truths, config.quantiles, mid)
     season = baselines.season_length(dataset.frequency)
     use_season = season is not None and all(season < p.n_train for p in trainer.parts)
     by_name = {s.name: s for s in dataset.series}
     cols: dict[str, list[np.ndarray]] = {}
-    for p, pred, m in zip(trainer.parts, preds, late, strict=True):
+    for p, pred in zip(trainer.parts, crossed, strict=True):
         values, o = by_name[p.name].values, p.val_origins
-        crossed = np.where(
-            m[:, None, None],
-            calibration.apply(pred, halves[0], mid),  # late half: fitted on the early one
-            calibration.apply(pred, halves[1], mid),
-        )
-        q = windows.denormalise(crossed, values[o], p.prep.sigma[o], transform)
+        q = windows.denormalise(pred, values[o], p.prep.sigma[o], transform)
         forecasts = {
             "lstm": q[..., mid],
             "naive": baselines.naive(values, o, horizon),

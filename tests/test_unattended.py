@@ -213,3 +213,27 @@ def test_writes_nothing_outside_the_named_paths(tmp_path):
         assert proc.returncode == 0, proc.stderr
     assert list(home.iterdir()) == []
     assert {p.name for p in work.iterdir()} <= {"m.lstm", "m.lstm.lock", "fc.csv", "bt"}
+
+
+def test_config_keys_are_option_names_and_typos_are_errors(older_and_newer, tmp_path):
+    _, new = older_and_newer
+    model = tmp_path / "m.lstm"
+    assert run_cli("train", new, "--model", model, *SMALL).returncode == 0
+    cfg = tmp_path / "c.toml"
+    cfg.write_text(f'log_file = "{tmp_path / "runs.jsonl"}"\n[predict]\nformat = "json"\n')
+    proc = run_cli("predict", new, "--model", model, "--config", cfg)
+    assert proc.returncode == 0 and json.loads(proc.stdout)[0]["horizon"] == 1
+    assert json.loads((tmp_path / "runs.jsonl").read_text())["command"] == "predict"
+    cfg.write_text("[train]\nepoch = 3\n")
+    proc = run_cli("train", new, "--model", model, "--config", cfg)
+    assert proc.returncode == 1 and "[train] has no setting 'epoch'" in proc.stderr
+
+
+def test_keep_better_scores_an_identical_model_identically(older_and_newer, tmp_path):
+    _, new = older_and_newer
+    model = tmp_path / "m.lstm"
+    assert run_cli("train", new, "--model", model, *SMALL).returncode == 0
+    again = run_cli("train", new, "--model", model, *SMALL, "--keep-better")
+    line = next(x for x in again.stderr.splitlines() if x.startswith("keep-better"))
+    new_score, old_score = (part.split()[-1].rstrip(")") for part in line.split(","))
+    assert new_score == old_score and "new model replaces" in line
