@@ -1160,13 +1160,9 @@ def _apply_format(values: pd.Series, fmt: str, where: tuple, how: str):
 def _nanoseconds(parsed: pd.Series, values: pd.Series, where: tuple) -> np.ndarray:
     """Timestamps as datetime64[ns]; a date outside 1677..2262 is an error naming its line."""
     outside = (~parsed.between(pd.Timestamp.min, pd.Timestamp.max)).to_numpy()
-    if outside.any():
-        name, column, lines = where
-        i = int(np.flatnonzero(outside)[0])
-        raise DataError(
-            f"{name}: line {lines[i]}: date '{values.iloc[i][:40]}' in column '{column}' is "
-            f"outside the years 1677-2262"
-        )
+    _raise_at_first(
+        outside, values, where, "date '{value}' in column '{column}' is outside the years 1677-2262"
+    )
     return parsed.to_numpy("datetime64[ns]")
 
 
@@ -1187,13 +1183,18 @@ def _ordered(parsed: pd.Series, groups: pd.Series | None) -> bool:
 def _fail_unparsed(parsed: pd.Series, values: pd.Series, where: tuple, how: str) -> None:
     """Raise naming the first line whose date could not be read."""
     bad = parsed.isna().to_numpy(copy=True)
-    if bad.any():
+    _raise_at_first(
+        bad, values, where, f"cannot read '{{value}}' in column '{{column}}' as a date ({how})"
+    )
+
+
+def _raise_at_first(mask: np.ndarray, values: pd.Series, where: tuple, problem: str) -> None:
+    """DataError naming the first flagged line; `problem` may use {value} and {column}."""
+    if mask.any():
         name, column, lines = where
-        i = int(np.flatnonzero(bad)[0])
-        raise DataError(
-            f"{name}: line {lines[i]}: cannot read '{values.iloc[i][:40]}' in column "
-            f"'{column}' as a date ({how})"
-        )
+        i = int(np.flatnonzero(mask)[0])
+        text = problem.format(value=values.iloc[i][:40], column=column)
+        raise DataError(f"{name}: line {lines[i]}: {text}")
 
 
 # ---------------------------------------------------------------------------------------------

@@ -18,20 +18,7 @@ from conftest import cli_path, random_walk_prices, run_cli, write_dayfirst_sampl
 
 pytestmark = pytest.mark.slow
 
-TRAIN = [
-    "--lookback",
-    "30",
-    "--horizon",
-    "5",
-    "--hidden",
-    "16",
-    "--layers",
-    "1",
-    "--epochs",
-    "3",
-    "--seed",
-    "0",
-]
+TRAIN = "--lookback 30 --horizon 5 --hidden 16 --layers 1 --epochs 3 --seed 0".split()
 
 
 @pytest.fixture(scope="module")

@@ -94,20 +94,7 @@ def test_predict_in_a_loop_while_train_replaces_the_model(data, tmp_path):
     assert trainer.returncode == 0 and outputs >= 2
 
 
-SMALL = [
-    "--lookback",
-    "20",
-    "--horizon",
-    "3",
-    "--hidden",
-    "8",
-    "--layers",
-    "1",
-    "--epochs",
-    "2",
-    "--threads",
-    "1",
-]
+SMALL = "--lookback 20 --horizon 3 --hidden 8 --layers 1 --epochs 2 --threads 1".split()
 
 
 @pytest.fixture(scope="module")
