@@ -148,26 +148,50 @@ TRAIN_OPTIONS: dict[str, tuple[type, str]] = {
 }
 
 
-def with_train_options(command):
-    """Give a command that takes `**settings` every training option (typer reads __signature__)."""
+def _parameters(group: dict[str, tuple[object, object]]) -> list[Parameter]:
+    """Keyword-only parameters {name: (annotation, default)} to add to commands."""
+    return [
+        Parameter(name, Parameter.KEYWORD_ONLY, default=default, annotation=annotation)
+        for name, (annotation, default) in group.items()
+    ]
+
+
+def _train_defaults() -> dict[str, tuple[object, object]]:
     defaults = TrainConfig()
-    sig = signature(command, eval_str=True)
-    own = [p for p in sig.parameters.values() if p.kind is not Parameter.VAR_KEYWORD]
-    added = []
+    group = {}
     for name, (kind, text) in TRAIN_OPTIONS.items():
         default = getattr(defaults, name)
         if isinstance(default, list):
             default = ",".join(map(str, default)) or None
-        added.append(
-            Parameter(
-                name,
-                Parameter.KEYWORD_ONLY,
-                default=default,
-                annotation=Annotated[kind, typer.Option(help=text)],
-            )
-        )
-    command.__signature__ = sig.replace(parameters=own + added)
-    return command
+        group[name] = (Annotated[kind, typer.Option(help=text)], default)
+    return group
+
+
+# Options of every command that reads data: each is the LoadOptions field of the same name.
+LOAD_PARAMETERS = _parameters(
+    {
+        "target": (Target, None),
+        "date_col": (DateCol, None),
+        "date_format": (DateFormat, None),
+        "dayfirst": (DayFirst, None),
+        "series_col": (SeriesCol, None),
+        "max_gap": (MaxGap, 5),
+    }
+)
+TRAIN_PARAMETERS = _parameters(_train_defaults())
+
+
+def with_options(*groups: list[Parameter]):
+    """Give a command that takes `**opts` these shared options (typer reads __signature__)."""
+
+    def decorate(command):
+        sig = signature(command, eval_str=True)
+        own = [p for p in sig.parameters.values() if p.kind is not Parameter.VAR_KEYWORD]
+        added = [p for group in groups for p in group]
+        command.__signature__ = sig.replace(parameters=[*own, *added])
+        return command
+
+    return decorate
 
 
 def _train_config(settings: dict) -> TrainConfig:
@@ -187,19 +211,13 @@ def _say(message: str) -> None:
     print(message, file=sys.stderr, flush=True)
 
 
-def _load_options(target, date_col, date_format, dayfirst, series_col, series, max_gap):
+def _load_options(opts: dict, series: str | None = None):
+    """LoadOptions from the shared data options (and a --series selection, where it applies)."""
     from lstm_forecast.loading import LoadOptions
     from lstm_forecast.settings import parse_list
 
-    return LoadOptions(
-        target=target,
-        date_col=date_col,
-        date_format=date_format,
-        dayfirst=dayfirst,
-        series_col=series_col,
-        series=parse_list(series) or None,
-        max_gap=max_gap,
-    )
+    fields = ("target", "date_col", "date_format", "dayfirst", "series_col", "max_gap")
+    return LoadOptions(**{k: opts[k] for k in fields}, series=parse_list(series) or None)
 
 
 def _version(value: bool) -> None:
@@ -244,17 +262,11 @@ def _root(
 @app.command(
     epilog="Example: lstm-forecast train prices.csv --target Close --model aapl.lstm --epochs 20"
 )
-@with_train_options
+@with_options(LOAD_PARAMETERS, TRAIN_PARAMETERS)
 def train(
     data: Data,
     model: ModelPath,
-    target: Target = None,
-    date_col: DateCol = None,
-    date_format: DateFormat = None,
-    dayfirst: DayFirst = None,
-    series_col: SeriesCol = None,
     series: SeriesSel = None,
-    max_gap: MaxGap = 5,
     device: DeviceOpt = Device.auto,
     threads: Threads = None,
     resume: Annotated[
@@ -267,11 +279,11 @@ def train(
     ] = 1,
     quiet: Quiet = False,
     print_config: PrintConfig = False,
-    **settings: object,
+    **opts: object,
 ) -> None:
     """Train an LSTM on a CSV and write the model file (atomically)."""
     if print_config:
-        _print_config({**locals(), **settings})
+        _print_config({**locals(), **opts})
         return
     if nproc > 1 and "WORLD_SIZE" not in os.environ:
         from lstm_forecast.distributed import launch
@@ -280,8 +292,8 @@ def train(
     quiet = quiet or os.environ.get("RANK", "0") != "0"  # under torchrun rank 0 alone reports
     from lstm_forecast import api, render
 
-    config = _train_config(settings)
-    options = _load_options(target, date_col, date_format, dayfirst, series_col, series, max_gap)
+    config = _train_config(opts)
+    options = _load_options(opts, series)
     with render.progress_display(quiet) as progress:
         result = api.train(
             data,
@@ -300,6 +312,7 @@ def train(
 
 
 @app.command(epilog="Example (weekly cron): lstm-forecast update prices.csv --model aapl.lstm")
+@with_options(LOAD_PARAMETERS)
 def update(
     data: Data,
     model: ModelPath,
@@ -307,26 +320,21 @@ def update(
     lr_scale: Annotated[
         float, typer.Option(help="Learning rate as a fraction of the original one.")
     ] = 0.1,
-    target: Target = None,
-    date_col: DateCol = None,
-    date_format: DateFormat = None,
-    dayfirst: DayFirst = None,
-    series_col: SeriesCol = None,
-    max_gap: MaxGap = 5,
     device: DeviceOpt = Device.auto,
     threads: Threads = None,
     keep_better: KeepBetter = False,
     wait: Wait = 0.0,
     quiet: Quiet = False,
     print_config: PrintConfig = False,
+    **opts: object,
 ) -> None:
     """Fine-tune a model on data newer than its training cutoff (same transforms, warm start)."""
     if print_config:
-        _print_config(locals())
+        _print_config({**locals(), **opts})
         return
     from lstm_forecast import api, render
 
-    options = _load_options(target, date_col, date_format, dayfirst, series_col, None, max_gap)
+    options = _load_options(opts)
     with render.progress_display(quiet) as progress:
         result = api.update(
             data,
@@ -356,6 +364,7 @@ def info(
 
 
 @app.command(epilog="Example: lstm-forecast predict prices.csv --model aapl.lstm > forecast.csv")
+@with_options(LOAD_PARAMETERS)
 def predict(
     data: Data,
     model: ModelPath,
@@ -378,13 +387,8 @@ def predict(
             envvar="LSTM_FORECAST_ENGINE",
         ),
     ] = Engine.auto,
-    target: Target = None,
-    date_col: DateCol = None,
-    date_format: DateFormat = None,
-    dayfirst: DayFirst = None,
-    series_col: SeriesCol = None,
-    max_gap: MaxGap = 5,
     quiet: Quiet = False,
+    **opts: object,
 ) -> None:
     """Forecast the steps after the data's last row; CSV on stdout."""
     from lstm_forecast import api, render
@@ -394,7 +398,7 @@ def predict(
         from lstm_forecast.artifacts import check_writable
 
         check_writable(output)
-    options = _load_options(target, date_col, date_format, dayfirst, series_col, None, max_gap)
+    options = _load_options(opts)
     frame = api.predict(
         data,
         model,
@@ -408,21 +412,17 @@ def predict(
 
 
 @app.command(epilog="Example: lstm-forecast inspect prices.csv --json")
+@with_options(LOAD_PARAMETERS)
 def inspect(
     data: Data,
     as_json: Annotated[bool, typer.Option("--json", help="One JSON object on stdout.")] = False,
-    target: Target = None,
-    date_col: DateCol = None,
-    date_format: DateFormat = None,
-    dayfirst: DayFirst = None,
-    series_col: SeriesCol = None,
     series: SeriesSel = None,
-    max_gap: MaxGap = 5,
+    **opts: object,
 ) -> None:
     """Show what the loader finds in a file: format, columns, series, frequency, repairs."""
     from lstm_forecast import api, render
 
-    options = _load_options(target, date_col, date_format, dayfirst, series_col, series, max_gap)
+    options = _load_options(opts, series)
     found = api.inspect(data, options)
     render.print_inspection(found, as_json)
 
@@ -435,7 +435,7 @@ class Window(StrEnum):
 @app.command(
     epilog="Example: lstm-forecast backtest prices.csv --folds 5 --step 50 --horizon 5 --report bt/"
 )
-@with_train_options
+@with_options(LOAD_PARAMETERS, TRAIN_PARAMETERS)
 def backtest(
     data: Data,
     report: Annotated[
@@ -454,22 +454,16 @@ def backtest(
         int | None, typer.Option(help="Seasonal naive's period (default: from the frequency).")
     ] = None,
     jobs: Annotated[int, typer.Option(help="Fit folds in this many processes.")] = 1,
-    target: Target = None,
-    date_col: DateCol = None,
-    date_format: DateFormat = None,
-    dayfirst: DayFirst = None,
-    series_col: SeriesCol = None,
     series: SeriesSel = None,
-    max_gap: MaxGap = 5,
     device: DeviceOpt = Device.auto,
     threads: Threads = None,
     quiet: Quiet = False,
     print_config: PrintConfig = False,
-    **settings: object,
+    **opts: object,
 ) -> None:
     """Walk-forward evaluation of the LSTM against naive baselines; writes a report folder."""
     if print_config:
-        _print_config({**locals(), **settings})
+        _print_config({**locals(), **opts})
         return
     import shlex
 
@@ -477,9 +471,9 @@ def backtest(
     from lstm_forecast import report as reporting
     from lstm_forecast.backtest import BacktestConfig
 
-    config = _train_config(settings)
+    config = _train_config(opts)
     plan = BacktestConfig(folds, step, window.value, train_size, refit_every, season)
-    options = _load_options(target, date_col, date_format, dayfirst, series_col, series, max_gap)
+    options = _load_options(opts, series)
     with reporting.fold_progress(quiet) as progress:
         result = api.backtest(
             data,
@@ -529,7 +523,7 @@ def _print_config(params: dict) -> None:
     import json
 
     for key, value in params.items():
-        if key in ("print_config", "settings") or value is None:
+        if key in ("print_config", "opts") or value is None:
             continue
         value = value.value if isinstance(value, Enum) else value
         value = str(value) if isinstance(value, Path) else value
