@@ -15,7 +15,7 @@ import pandas as pd
 import pytest
 from scipy import stats
 
-from conftest import ROOT, random_walk_prices, write_prices
+from helpers import ROOT, random_walk_prices, write_prices
 from lstm_forecast import api, backtest, report
 from lstm_forecast.backtest import BacktestConfig
 from lstm_forecast.errors import ConfigError, DataError

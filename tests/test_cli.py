@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from conftest import cli_path, random_walk_prices, run_cli, write_dayfirst_sample, write_prices
+from helpers import cli_path, random_walk_prices, run_cli, write_dayfirst_sample, write_prices
 
 pytestmark = pytest.mark.slow
 

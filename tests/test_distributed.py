@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from conftest import BOKEH, ROOT
+from helpers import BOKEH, ROOT
 from lstm_forecast import api, artifacts
 from lstm_forecast.loading import LoadOptions
 from lstm_forecast.settings import TrainConfig

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from conftest import BOKEH, GOOG
+from helpers import BOKEH, GOOG
 from lstm_forecast import api, artifacts
 from lstm_forecast.loading import LoadOptions
 from lstm_forecast.settings import TrainConfig

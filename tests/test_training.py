@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from conftest import random_walk_prices, sine, write_prices, write_sequence
+from helpers import random_walk_prices, sine, write_prices, write_sequence
 from lstm_forecast import api, artifacts
 from lstm_forecast.settings import TrainConfig
 

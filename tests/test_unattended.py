@@ -12,7 +12,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from conftest import cli_path, random_walk_prices, run_cli, write_prices
+from helpers import cli_path, random_walk_prices, run_cli, write_prices
 from lstm_forecast import artifacts
 
 pytestmark = pytest.mark.slow
