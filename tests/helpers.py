@@ -70,3 +70,76 @@ def write_prices(path: Path, values: np.ndarray, start: str = "2010-01-04") -> P
 def write_sequence(path: Path, values: np.ndarray, name: str = "value") -> Path:
     pd.DataFrame({name: values}).to_csv(path, index=False)
     return path
+
+
+# ---------------------------------------------------------------------------------------------
+# the loader: files written from text, loaded, or expected to fail with one precise line
+
+PRICES_CSV = "Date,Open,Close,Volume\n" + "".join(
+    f"2020-01-{d:02d},{100 + d},{101 + d},{1000 * d}\n" for d in range(1, 11)
+)
+
+
+def write_data(tmp_path: Path, data: str | bytes, name: str = "prices.csv") -> Path:
+    """A data file with these contents (str as UTF-8)."""
+    path = tmp_path / name
+    path.write_bytes(data.encode() if isinstance(data, str) else data)
+    return path
+
+
+def read_data(tmp_path: Path, data: str | bytes, name: str = "prices.csv", **options):
+    """The Dataset the loader makes of a file with these contents and LoadOptions."""
+    from lstm_forecast.loading import LoadOptions, load
+
+    return load(write_data(tmp_path, data, name), LoadOptions(**options))
+
+
+def load_fails(path: Path | str, *words: str, **options) -> str:
+    """Loading raises exactly DataError: one short line naming the file and every word given."""
+    import pytest
+
+    from lstm_forecast.errors import DataError
+    from lstm_forecast.loading import LoadOptions, load
+
+    with pytest.raises(DataError) as info:
+        load(path, LoadOptions(**options))
+    assert type(info.value) is DataError
+    message = str(info.value)
+    assert "\n" not in message and len(message) < 400 + len(str(path))
+    assert message.startswith(f"{path}: ")
+    for word in words:
+        assert word.lower() in message.lower(), message
+    return message
+
+
+def days_of(ds, i: int = 0) -> list[str]:
+    """Series i's timestamps as YYYY-MM-DD."""
+    return [str(d)[:10] for d in ds.series[i].index.astype("datetime64[D]")]
+
+
+def stamps_of(ds, i: int = 0) -> list[str]:
+    """Series i's timestamps as YYYY-MM-DDTHH:MM:SS."""
+    return [str(d) for d in ds.series[i].index.astype("datetime64[s]")]
+
+
+def loader_settings():
+    """Hypothesis settings for the loader's properties: 50 examples, files in tmp folders."""
+    from hypothesis import HealthCheck, settings
+
+    return settings(
+        max_examples=50,
+        deadline=None,
+        suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+    )
+
+
+def zipped(members: dict[str, bytes]) -> bytes:
+    """A zip archive holding these files."""
+    import io
+    import zipfile
+
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w") as zf:
+        for name, data in members.items():
+            zf.writestr(name, data)
+    return buf.getvalue()

@@ -1,0 +1,72 @@
+"""Table -> Dataset: roles found, timestamps read, series split, cleaned and checked, stated."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from lstm_forecast.loading.cleaning import (
+    Report,
+    clean_all,
+    report_order,
+    select_series,
+    split_series,
+)
+from lstm_forecast.loading.dataset import Dataset, LoadOptions
+from lstm_forecast.loading.dates import parse_dates
+from lstm_forecast.loading.frequency import detect_frequency, find_gaps
+from lstm_forecast.loading.roles import Roles, find_roles, helper_columns
+from lstm_forecast.loading.table import Table, settle
+
+
+def build(table: Table, opts: LoadOptions) -> Dataset:
+    """The Dataset for a table: columns found, dates parsed, series split and cleaned."""
+    settle(table)
+    name = table.name
+    roles = find_roles(table, opts)
+    index, date_label = _timestamps(table, roles, opts)
+    helpers = helper_columns(roles.numeric, roles.targets)
+    raw_series = split_series(table.frame, roles, helpers, index, table.lines, name)
+    raw_series = select_series(raw_series, opts.series, name)
+    report = Report(name, table.notes, table.warnings, {})
+    cleaned = clean_all(raw_series, roles, helpers, opts, report)
+    report_order(report)
+    frequency = detect_frequency(max(cleaned, key=len).index) if roles.date else None
+    for s in cleaned:
+        find_gaps(s, frequency, report)
+    for info in report.per_series.values():
+        del info["who"]
+    table.details["per_series"] = report.per_series
+    return Dataset(
+        name,
+        ",".join(roles.targets),
+        date_label,
+        roles.features,
+        frequency,
+        cleaned,
+        table.details,
+        table.notes,
+        table.warnings,
+    )
+
+
+def _timestamps(
+    table: Table, roles: Roles, opts: LoadOptions
+) -> tuple[np.ndarray | None, str | None]:
+    """Each row's timestamp (None for a plain sequence) and the date column's label."""
+    if roles.date is None:
+        return None, None
+    frame, details = table.frame, table.details
+    stamps = frame[roles.date]
+    label = roles.date
+    if roles.time:
+        stamps, label = stamps + " " + frame[roles.time], f"{roles.date} + {roles.time}"
+        details["time_column"] = roles.time
+    groups = frame[roles.series] if roles.series else None
+    index, fmt, tz_note = parse_dates(
+        stamps, label, roles.kind, opts, groups, table.name, table.lines
+    )
+    details["date_format"] = fmt
+    if tz_note:
+        table.notes.append(tz_note)
+        details["timezone"] = tz_note
+    return index, label

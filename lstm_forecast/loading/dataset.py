@@ -1,0 +1,78 @@
+"""What the loader hands on: cleaned series in a Dataset, and the options that shape reading."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from lstm_forecast.errors import DataError
+
+
+@dataclass
+class Series:
+    """One cleaned series: its timestamps (or row numbers), target values and covariates."""
+
+    name: str
+    index: np.ndarray  # datetime64[ns] for dated data, int64 row numbers for a plain sequence
+    values: np.ndarray  # float64 target, no NaN
+    features: np.ndarray  # (rows, n_features) float64, no NaN
+
+    def __len__(self) -> int:
+        return len(self.values)
+
+
+@dataclass
+class Dataset:
+    """What the loader found in one file, ready for windowing."""
+
+    source: str
+    target: str
+    date_column: str | None
+    feature_names: list[str]
+    frequency: str | None  # pandas offset alias ("B", "D", "W-FRI", "MS", "h", "5min"); None: rows
+    series: list[Series]
+    details: dict = field(default_factory=dict)  # encoding, delimiter, date format, ...
+    notes: list[str] = field(default_factory=list)  # repairs made (dropped duplicates, fills)
+    warnings: list[str] = field(default_factory=list)
+
+    @property
+    def dated(self) -> bool:
+        return self.date_column is not None
+
+    def select(self, names: list[str]) -> Dataset:
+        """The same dataset restricted to the named series (in the given order)."""
+        by_name = {s.name: s for s in self.series}
+        missing = [n for n in names if n not in by_name]
+        if missing:
+            raise DataError(
+                f"{self.source}: no series named {', '.join(missing)} "
+                f"(the file has {', '.join(by_name)})"
+            )
+        return Dataset(
+            self.source,
+            self.target,
+            self.date_column,
+            self.feature_names,
+            self.frequency,
+            [by_name[n] for n in names],
+            self.details,
+            self.notes,
+            self.warnings,
+        )
+
+
+@dataclass
+class LoadOptions:
+    """How to read a file; every field is a command-line option of the same name."""
+
+    target: str | None = None
+    date_col: str | None = None
+    date_format: str | None = None
+    dayfirst: bool | None = None
+    series_col: str | None = None
+    series: list[str] | None = None
+    features: list[str] | None = None
+    max_gap: int = 5
+    min_rows: int = 2
+    positive: bool = False  # the transform needs strictly positive values (log returns)
