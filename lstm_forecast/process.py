@@ -171,6 +171,7 @@ def run(app: typer.Typer) -> NoReturn:
     """Run `app` on sys.argv and exit with the code of its outcome.
 
     A command may return a dict of headline figures: they go to the run record as `metrics`.
+    Click returns, rather than raises, the code of a typer.Exit raised inside a command.
     """
     import time
 
@@ -192,9 +193,10 @@ def run(app: typer.Typer) -> NoReturn:
             standalone_mode=False,
             default_map=_default_map(app, flags["config"], flags),
         )
-        metrics = outcome if isinstance(outcome, dict) else None
-    except typer.Exit as exc:
-        code = exc.exit_code
+        if isinstance(outcome, int):  # a typer.Exit in a command; typer makes Ctrl-C Exit(130)
+            code, error = outcome, "interrupted" if outcome == EXIT_SIGINT else None
+        else:
+            metrics = outcome if isinstance(outcome, dict) else None
     except (typer.Abort, KeyboardInterrupt):
         code, error = EXIT_SIGINT, "interrupted"
     except _Terminated:

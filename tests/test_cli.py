@@ -337,3 +337,20 @@ def test_commands_return_the_figures_for_the_run_record(older_and_newer, tmp_pat
         out.splitlines()[0].startswith("series,date,horizon,forecast")
         and len(out.splitlines()) == 4
     )
+
+
+def test_nproc_exits_with_the_status_of_the_ranks(monkeypatch):
+    from lstm_forecast import cli, distributed
+
+    launched = []
+    monkeypatch.delenv("WORLD_SIZE", raising=False)
+    monkeypatch.setattr(distributed, "launch", lambda *args: launched.append(args) or 3)
+    argv = ["train", "x.csv", "--model", "m.lstm", "--nproc", "2"]
+    monkeypatch.setattr(sys, "argv", ["lstm-forecast", *argv])
+    handler = signal.getsignal(signal.SIGTERM)
+    try:
+        with pytest.raises(SystemExit) as exit_info:
+            cli.main()
+    finally:
+        signal.signal(signal.SIGTERM, handler)
+    assert exit_info.value.code == 3 and launched == [(2, argv)]

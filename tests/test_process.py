@@ -57,6 +57,8 @@ def small_app() -> typer.Typer:
     def fail(kind: str) -> None:
         if kind == "term":
             signal.raise_signal(signal.SIGTERM)
+        if kind == "exit":
+            raise typer.Exit(3)
         raise {
             "data": DataError("x.csv: line 3: not a number"),
             "busy": BusyError("m.lstm: another run holds the lock"),
@@ -94,7 +96,9 @@ def run_app(monkeypatch, capsys):
         ("data", 1, "lstm-forecast: error: x.csv: line 3: not a number\n"),
         ("busy", 75, "lstm-forecast: error: m.lstm: another run holds the lock\n"),
         ("stopped", 143, "lstm-forecast: error: stopped; resume with --resume\n"),
+        ("ctrl-c", 130, "lstm-forecast: interrupted\n"),
         ("term", 143, "lstm-forecast: terminated\n"),
+        ("exit", 3, ""),
         (
             "bug",
             70,
