@@ -1,37 +1,31 @@
-"""The command-line interface: parse options, call `api`, render results.
+"""The command-line interface: the commands and their options; each parses, calls `api`, renders.
 
 Importing this module must stay cheap: torch, pandas and numpy are imported inside commands,
-so `--help` and `--version` start fast. Every user-facing failure is a ForecastError, turned
-into one line on stderr and an exit code in `main`.
+so `--help` and `--version` start fast. The process around a command (global flags, config
+file, signals, exit codes, the run record) is `process`; every user-facing failure is a
+ForecastError that it turns into one line on stderr and an exit code.
 """
 
 from __future__ import annotations
 
 import os
-import signal
 import sys
+from collections.abc import Callable
 from enum import Enum, StrEnum
 from inspect import Parameter, signature
 from pathlib import Path
-from typing import Annotated, NoReturn
+from typing import TYPE_CHECKING, Annotated, NoReturn, TypeVar
 
 import typer
 
-from lstm_forecast import __version__
-from lstm_forecast.errors import ForecastError, OutputClosed
+from lstm_forecast import __version__, process
+from lstm_forecast.process import GLOBAL_HELP, say
 from lstm_forecast.settings import TrainConfig
 
-GLOBAL_HELP = """\b
-Global options, accepted anywhere on the command line:
-  --config FILE.toml  settings for any command: top-level keys, or tables [train], [predict] ...
-                      (key names as the options, with underscores: val_size = 0.1)
-  --log-file FILE     append one JSON line per run (command, start, end, seconds, exit status,
-                      error, metrics)
-  --json-log          print that JSON record on stderr when the run ends
-  --debug             show tracebacks of internal errors
-Precedence: command-line options > LSTM_FORECAST_* environment variables > config file >
-defaults. LSTM_FORECAST_CONFIG names a config file too.
-"""
+if TYPE_CHECKING:
+    from lstm_forecast.backtest import BacktestResult
+
+R = TypeVar("R")
 
 app = typer.Typer(
     name="lstm-forecast",
@@ -44,8 +38,6 @@ app = typer.Typer(
     rich_markup_mode=None,
     context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100},
 )
-
-EXIT_INTERNAL, EXIT_SIGINT, EXIT_SIGTERM, EXIT_PIPE = 70, 130, 143, 141
 
 
 class Device(StrEnum):
@@ -207,10 +199,6 @@ def _train_config(settings: dict) -> TrainConfig:
     )
 
 
-def _say(message: str) -> None:
-    print(message, file=sys.stderr, flush=True)
-
-
 def _load_options(opts: dict, series: str | None = None):
     """LoadOptions from the shared data options (and a --series selection, where it applies)."""
     from lstm_forecast.loading import LoadOptions
@@ -280,22 +268,22 @@ def train(
     quiet: Quiet = False,
     print_config: PrintConfig = False,
     **opts: object,
-) -> None:
+) -> dict | None:
     """Train an LSTM on a CSV and write the model file (atomically)."""
     if print_config:
         _print_config({**locals(), **opts})
-        return
+        return None
     if nproc > 1 and "WORLD_SIZE" not in os.environ:
         from lstm_forecast.distributed import launch
 
         raise typer.Exit(launch(nproc, sys.argv[1:]))
     quiet = quiet or os.environ.get("RANK", "0") != "0"  # under torchrun rank 0 alone reports
-    from lstm_forecast import api, render
+    from lstm_forecast import api
 
-    config = _train_config(opts)
-    options = _load_options(opts, series)
-    with render.progress_display(quiet) as progress:
-        result = api.train(
+    config, options = _train_config(opts), _load_options(opts, series)
+    return _fit_run(
+        "epoch",
+        lambda progress: api.train(
             data,
             model,
             config,
@@ -306,9 +294,11 @@ def train(
             resume=resume,
             keep_better=keep_better,
             wait=wait,
-            notify=None if quiet else _say,
-        )
-    _trained(result.meta, model, quiet)
+            notify=None if quiet else say,
+        ),
+        lambda result: _trained(result.meta, model, quiet),
+        quiet,
+    )
 
 
 @app.command(epilog="Example (weekly cron): lstm-forecast update prices.csv --model aapl.lstm")
@@ -327,16 +317,17 @@ def update(
     quiet: Quiet = False,
     print_config: PrintConfig = False,
     **opts: object,
-) -> None:
+) -> dict | None:
     """Fine-tune a model on data newer than its training cutoff (same transforms, warm start)."""
     if print_config:
         _print_config({**locals(), **opts})
-        return
-    from lstm_forecast import api, render
+        return None
+    from lstm_forecast import api
 
     options = _load_options(opts)
-    with render.progress_display(quiet) as progress:
-        result = api.update(
+    return _fit_run(
+        "epoch",
+        lambda progress: api.update(
             data,
             model,
             epochs=epochs,
@@ -347,9 +338,11 @@ def update(
             progress=progress,
             keep_better=keep_better,
             wait=wait,
-            notify=None if quiet else _say,
-        )
-    _trained(result.meta, model, quiet)
+            notify=None if quiet else say,
+        ),
+        lambda result: _trained(result.meta, model, quiet),
+        quiet,
+    )
 
 
 @app.command(epilog="Example: lstm-forecast info aapl.lstm --json")
@@ -406,7 +399,7 @@ def predict(
         series=parse_list(series) or None,
         options=options,
         engine=engine.value,
-        notify=None if quiet else _say,
+        notify=None if quiet else say,
     )
     render.write_table(frame, output, fmt.value)
 
@@ -460,22 +453,22 @@ def backtest(
     quiet: Quiet = False,
     print_config: PrintConfig = False,
     **opts: object,
-) -> None:
+) -> dict | None:
     """Walk-forward evaluation of the LSTM against naive baselines; writes a report folder."""
     if print_config:
         _print_config({**locals(), **opts})
-        return
+        return None
     import shlex
 
     from lstm_forecast import api
-    from lstm_forecast import report as reporting
     from lstm_forecast.backtest import BacktestConfig
 
     config = _train_config(opts)
     plan = BacktestConfig(folds, step, window.value, train_size, refit_every, season)
     options = _load_options(opts, series)
-    with reporting.fold_progress(quiet) as progress:
-        result = api.backtest(
+    return _fit_run(
+        "backtest fits",
+        lambda progress: api.backtest(
             data,
             config,
             plan,
@@ -485,28 +478,34 @@ def backtest(
             jobs=jobs,
             progress=progress,
             command=shlex.join(["lstm-forecast", *sys.argv[1:]]),
-        )
-    reporting.write(report, result.metrics, result.forecasts)
-    if not quiet:
-        reporting.print_summary(result.metrics, report)
+        ),
+        lambda result: _reported(result, report, quiet),
+        quiet,
+    )
 
 
-RUN: dict = {}  # what the finished command reports to --log-file / --json-log
+def _fit_run(
+    label: str, fit: Callable[[Callable | None], R], finish: Callable[[R], dict | None], quiet: bool
+) -> dict | None:
+    """The one path of train, update and backtest to the end of a run.
 
-
-def _trained(meta: dict, model: Path, quiet: bool) -> None:
-    """After train or update: the summary on stderr, the figures for the run record."""
+    `fit(progress)` calls the api under a progress bar named `label` (render.STEPS); then
+    `finish(result)` writes what is left and shows the summary, and returns the figures for the
+    run record (see process.run).
+    """
     from lstm_forecast import render
 
-    _record(meta)
-    if not quiet:
-        render.print_training_summary(meta, str(model))
+    with render.progress(quiet, label) as progress:
+        result = fit(progress)
+    return finish(result)
 
 
-def _record(meta: dict) -> None:
-    """Keep a trained model's headline figures for the run record."""
+def _trained(meta: dict, model: Path, quiet: bool) -> dict:
+    """After train or update: the summary on stderr; the model's headline figures."""
+    from lstm_forecast import render
+
     ev, tr = meta["evaluation"], meta["training"]
-    RUN["metrics"] = {
+    figures = {
         "beats_naive": ev["beats_naive"],
         "lstm_mase": ev["models"]["lstm"]["mase"],
         "naive_mase": ev["models"]["naive"]["mase"],
@@ -515,7 +514,19 @@ def _record(meta: dict) -> None:
         "epochs_run": tr["epochs_run"],
     }
     if "kept" in meta:
-        RUN["metrics"]["kept"] = meta["kept"]
+        figures["kept"] = meta["kept"]
+    if not quiet:
+        render.print_training_summary(meta, str(model))
+    return figures
+
+
+def _reported(result: BacktestResult, folder: Path, quiet: bool) -> None:
+    """After backtest: the report folder, and its headline table and verdict on stderr."""
+    from lstm_forecast import report
+
+    report.write(folder, result.metrics, result.forecasts)
+    if not quiet:
+        report.print_summary(result.metrics, folder)
 
 
 def _print_config(params: dict) -> None:
@@ -530,192 +541,6 @@ def _print_config(params: dict) -> None:
         print(f"{key} = {json.dumps(value)}")
 
 
-class _Terminated(BaseException):
-    """SIGTERM outside training: unwind (cleaning temporary files) and exit 143."""
-
-
-def _on_sigterm(_signum: int, _frame: object) -> NoReturn:
-    raise _Terminated
-
-
-class _FlagError(Exception):
-    """A global flag without its value: a usage error (exit 2)."""
-
-    exit_code = 2
-
-    def show(self) -> None:
-        _say(f"Usage: lstm-forecast [OPTIONS] COMMAND [ARGS]...\n\nError: {self}")
-
-
-def _global_flags(argv: list[str], flags: dict) -> list[str]:
-    """Take the global flags out of argv (they may appear anywhere) into `flags`."""
-    rest: list[str] = []
-    it = iter(argv)
-    for arg in it:
-        name, _, inline = arg.partition("=")
-        if arg in ("--debug", "--json-log"):
-            flags[arg[2:].replace("-", "_")] = True
-        elif name in ("--config", "--log-file"):
-            value = inline or next(it, None)
-            if value is None:
-                raise _FlagError(f"Option '{name}' requires an argument.")
-            flags[name[2:].replace("-", "_")] = value
-        else:
-            rest.append(arg)
-    return rest
-
-
-GLOBAL_KEYS = ("log_file", "json_log", "debug")
-
-
-def _default_map(path: str | None, flags: dict) -> dict:
-    """Config-file settings as click's default_map: {command: {parameter: value}}.
-
-    Keys are the options' long names (`val_size` or `val-size` for --val-size, `format` for
-    --format); top-level keys apply to every command that has the option, tables `[train]`,
-    `[predict]`, ... to one. An unknown section or key is an error naming it. `log_file`,
-    `json_log` and `debug` at the top level set the global flags not given otherwise.
-    """
-    if not path:
-        return {}
-    import tomllib
-
-    from lstm_forecast.errors import ConfigError
-
-    try:
-        with open(path, "rb") as fh:
-            data = tomllib.load(fh)
-    except FileNotFoundError:
-        raise ConfigError(f"{path}: no such config file") from None
-    except (OSError, tomllib.TOMLDecodeError) as exc:
-        raise ConfigError(f"{path}: not a valid TOML file ({exc})") from None
-    names = _option_names()
-    tables = {k: v for k, v in data.items() if isinstance(v, dict)}
-    shared = {k.replace("-", "_"): v for k, v in data.items() if not isinstance(v, dict)}
-    for key in GLOBAL_KEYS:
-        if key in shared:
-            value = shared.pop(key)
-            flags[key] = flags[key] or value
-    for section in tables:
-        if section not in names:
-            raise ConfigError(f"{path}: unknown section [{section}]")
-    for key in shared:
-        if not any(key in options for options in names.values()):
-            raise ConfigError(f"{path}: unknown setting '{key}'")
-    out = {}
-    for cmd, options in names.items():
-        out[cmd] = {options[k]: v for k, v in shared.items() if k in options}
-        for key, value in tables.get(cmd, {}).items():
-            key = key.replace("-", "_")
-            if key not in options:
-                raise ConfigError(f"{path}: [{cmd}] has no setting '{key}'")
-            out[cmd][options[key]] = value
-    return out
-
-
-def _option_names() -> dict[str, dict[str, str]]:
-    """{command: {option name with underscores: parameter name}} for every command."""
-    group = typer.main.get_command(app)
-    names: dict[str, dict[str, str]] = {}
-    for cmd_name, command in group.commands.items():
-        table = names.setdefault(cmd_name, {})
-        for param in command.params:
-            for opt in [*getattr(param, "opts", []), *getattr(param, "secondary_opts", [])]:
-                if opt.startswith("--") and not opt.startswith("--no-"):
-                    table[opt[2:].replace("-", "_")] = param.name
-    return names
-
-
-def _write_log(flags: dict, argv: list[str], started: float, code: int, error: str | None) -> None:
-    import json
-    import time
-
-    record = {
-        "command": argv[0] if argv else None,
-        "argv": argv,
-        "start": _iso(started),
-        "end": _iso(time.time()),
-        "seconds": round(time.time() - started, 3),
-        "exit_status": code,
-        "ok": code == 0,
-        "error": error,
-        **RUN,
-    }
-    line = json.dumps(record, default=str)
-    if flags["json_log"]:
-        print(line, file=sys.stderr, flush=True)
-    if flags["log_file"]:
-        try:
-            with open(flags["log_file"], "a", encoding="utf-8") as fh:
-                fh.write(line + "\n")  # one short append: whole lines, even with several runs
-        except OSError as exc:
-            _say(f"lstm-forecast: warning: cannot write --log-file ({exc.strerror})")
-
-
-def _iso(ts: float) -> str:
-    import datetime as dt
-
-    return dt.datetime.fromtimestamp(ts, dt.UTC).isoformat(timespec="seconds")
-
-
-def main() -> None:
-    """Entry point: run the app and map every outcome to an exit code."""
-    import time
-
-    started = time.time()
-    signal.signal(signal.SIGTERM, _on_sigterm)
-    code, error = 0, None
-    flags = {
-        "debug": bool(os.environ.get("LSTM_FORECAST_DEBUG")),
-        "json_log": False,
-        "log_file": os.environ.get("LSTM_FORECAST_LOG_FILE"),
-        "config": os.environ.get("LSTM_FORECAST_CONFIG"),
-    }
-    argv = sys.argv[1:]
-    try:
-        argv = _global_flags(argv, flags)
-        app(
-            args=argv,
-            prog_name="lstm-forecast",
-            standalone_mode=False,
-            default_map=_default_map(flags["config"], flags),
-        )
-    except typer.Exit as exc:
-        code = exc.exit_code
-    except (typer.Abort, KeyboardInterrupt):
-        code, error = EXIT_SIGINT, "interrupted"
-    except _Terminated:
-        code, error = EXIT_SIGTERM, "terminated"
-    except (OutputClosed, BrokenPipeError):
-        code = EXIT_PIPE
-    except ForecastError as exc:
-        code, error = exc.exit_code, f"error: {exc}"
-    except Exception as exc:
-        if hasattr(exc, "show") and isinstance(getattr(exc, "exit_code", None), int):
-            exc.show()  # a usage error from the option parser (exit 2)
-            code, error = exc.exit_code, str(exc)
-        else:
-            if flags["debug"]:
-                import traceback
-
-                traceback.print_exc()
-            code = EXIT_INTERNAL
-            error = f"internal error: {type(exc).__name__}: {exc}"
-            error += "" if flags["debug"] else " (run with --debug for the traceback)"
-    if error and code != 2:  # the option parser has already shown its usage error
-        _say(f"lstm-forecast: {error}")
-    if flags["json_log"] or flags["log_file"]:
-        _write_log(flags, argv, started, code, error)
-    _exit(code)
-
-
-def _exit(code: int) -> NoReturn:
-    """Flush and exit; a reader that went away (`| head`) is not an error worth a traceback."""
-    try:
-        sys.stdout.flush()
-    except BrokenPipeError:
-        code = code or EXIT_PIPE
-    if code == EXIT_PIPE:
-        devnull = os.open(os.devnull, os.O_WRONLY)
-        os.dup2(devnull, sys.stdout.fileno())
-    sys.exit(code)
+def main() -> NoReturn:
+    """The `lstm-forecast` command (the console script, `python -m lstm_forecast`, torchrun)."""
+    process.run(app)

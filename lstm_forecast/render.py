@@ -8,12 +8,12 @@ from __future__ import annotations
 
 import io
 import json
-import math
 import os
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
@@ -22,6 +22,11 @@ from rich.table import Table
 
 from lstm_forecast.artifacts import atomic_write
 from lstm_forecast.errors import OutputClosed
+from lstm_forecast.formats import number
+
+if TYPE_CHECKING:
+    from lstm_forecast.backtest import Fit
+    from lstm_forecast.training import Progress as Epoch
 
 BLOCK = 1 << 16
 
@@ -30,15 +35,39 @@ def stderr_console() -> Console:
     return Console(stderr=True, highlight=False)
 
 
+def _epoch_step(p: Epoch) -> tuple[int, int | None, str]:
+    return (
+        p.epoch,
+        p.epochs,
+        f"train {p.train_loss:.4f}  val {p.val_loss:.4f}  best @{p.best_epoch}",
+    )
+
+
+def _fit_step(fit: Fit | None, done: int, total: int) -> tuple[int, int | None, str]:
+    note = f"fold {fit.folds[0] + 1} fitted in {fit.seconds:.1f} s" if fit else ""
+    return done, total, note
+
+
+# Progress bar label -> the api's progress callback arguments as (done, total, note).
+STEPS: dict[str, Callable[..., tuple[int, int | None, str]]] = {
+    "epoch": _epoch_step,  # api.train and api.update: one call per epoch
+    "backtest fits": _fit_step,  # api.backtest: one call per fitted fold
+}
+
+
 @contextmanager
-def progress_bar(quiet: bool, label: str) -> Iterator[Callable[..., None] | None]:
-    """`update(done, total, note)` drawing a transient rich bar on a TTY; None elsewhere."""
+def progress(quiet: bool, label: str) -> Iterator[Callable[..., None] | None]:
+    """The progress callback for an api call: a transient rich bar on a TTY; None elsewhere.
+
+    `label` names the bar and, through STEPS, how the call reports its steps.
+    """
     console = stderr_console()
     if quiet or not console.is_terminal:
         yield None
         return
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 
+    step = STEPS[label]
     bar = Progress(
         TextColumn(label),
         MofNCompleteColumn(),
@@ -49,35 +78,12 @@ def progress_bar(quiet: bool, label: str) -> Iterator[Callable[..., None] | None
     )
     task = bar.add_task(label, total=None, note="")
 
-    def update(done: int, total: int | None, note: str = "") -> None:
+    def update(*args: object) -> None:
+        done, total, note = step(*args)
         bar.update(task, completed=done, total=total, note=note)
 
     with bar:
         yield update
-
-
-@contextmanager
-def progress_display(quiet: bool) -> Iterator[Callable | None]:
-    """A per-epoch training progress callback (see `progress_bar`)."""
-    with progress_bar(quiet, "epoch") as bar:
-        if bar is None:
-            yield None
-            return
-
-        def update(p) -> None:
-            bar(
-                p.epoch,
-                p.epochs,
-                f"train {p.train_loss:.4f}  val {p.val_loss:.4f}  best @{p.best_epoch}",
-            )
-
-        yield update
-
-
-def _fmt(x: float | None, digits: int = 4) -> str:
-    if x is None or (isinstance(x, float) and not math.isfinite(x)):
-        return "-"
-    return f"{x:.{digits}g}"
 
 
 def evaluation_table(evaluation: dict, title: str) -> Table:
@@ -92,11 +98,11 @@ def evaluation_table(evaluation: dict, title: str) -> Table:
             table.add_row(
                 name if i == 0 else "",
                 str(h),
-                _fmt(m["mae"][i]),
-                _fmt(m["rmse"][i]),
-                _fmt(m["mase"][i], 3),
-                _fmt(m["directional_accuracy"][i], 3),
-                _fmt(cover[i], 3) if cover else "",
+                number(m["mae"][i]),
+                number(m["rmse"][i]),
+                number(m["mase"][i], 3),
+                number(m["directional_accuracy"][i], 3),
+                number(cover[i], 3) if cover else "",
             )
         table.add_section()
     return table
@@ -240,8 +246,8 @@ def _inspection(console: Console, found: dict) -> None:
             str(s["rows"]),
             str(s["start"]),
             str(s["end"]),
-            _fmt(s["first"], 8),
-            _fmt(s["last"], 8),
+            number(s["first"], 8),
+            number(s["last"], 8),
         ]
         table.add_row(*cells, *([str(s["filled"]), str(len(s["gaps"]))] if extra else []))
     console.print(table)

@@ -143,3 +143,21 @@ def zipped(members: dict[str, bytes]) -> bytes:
         for name, data in members.items():
             zf.writestr(name, data)
     return buf.getvalue()
+
+
+CLI_TRAIN = "--lookback 30 --horizon 5 --hidden 16 --layers 1 --epochs 3 --seed 0".split()
+
+
+def train_dayfirst_sample(folder: Path) -> tuple[Path, Path, subprocess.CompletedProcess]:
+    """The day-first sample (like sp500.csv) trained through the command line with CLI_TRAIN."""
+    data = write_dayfirst_sample(folder / "prices.csv")
+    model = folder / "prices.lstm"
+    proc = run_cli("train", data, "--target", "Close", "--model", model, *CLI_TRAIN)
+    assert proc.returncode == 0, proc.stderr
+    return data, model, proc
+
+
+def write_older_and_newer(folder: Path) -> tuple[Path, Path]:
+    """The same random walk twice: the first 1,200 rows (old.csv), and all 1,300 (new.csv)."""
+    prices = random_walk_prices(1300, seed=8)
+    return write_prices(folder / "old.csv", prices[:1200]), write_prices(folder / "new.csv", prices)

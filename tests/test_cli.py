@@ -1,4 +1,4 @@
-"""The installed `lstm-forecast` command end to end: data on stdout, messages and exit codes."""
+"""The commands end to end through the installed `lstm-forecast`: what each reads and writes."""
 
 from __future__ import annotations
 
@@ -14,22 +14,43 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from helpers import cli_path, random_walk_prices, run_cli, write_dayfirst_sample, write_prices
+from helpers import (
+    CLI_TRAIN,
+    cli_path,
+    random_walk_prices,
+    run_cli,
+    train_dayfirst_sample,
+    write_older_and_newer,
+    write_prices,
+)
+from lstm_forecast import artifacts
 
 pytestmark = pytest.mark.slow
 
-TRAIN = "--lookback 30 --horizon 5 --hidden 16 --layers 1 --epochs 3 --seed 0".split()
+TRAIN = CLI_TRAIN
+OPTS = (
+    "--lookback 30 --horizon 3 --hidden 64 --layers 2 --epochs 60 --patience 500 --seed 0 "
+    "--threads 1 --batch-size 8"
+).split()
+FIGURES = ("beats_naive", "lstm_mase", "naive_mase", "coverage", "windows_per_s", "epochs_run")
+SMALL = "--lookback 20 --horizon 3 --hidden 8 --layers 1 --epochs 2 --threads 1".split()
 
 
 @pytest.fixture(scope="module")
 def trained(tmp_path_factory):
     """The day-first sample (like sp500.csv) trained once through the command line."""
-    folder = tmp_path_factory.mktemp("cli")
-    data = write_dayfirst_sample(folder / "prices.csv")
-    model = folder / "prices.lstm"
-    proc = run_cli("train", data, "--target", "Close", "--model", model, *TRAIN)
-    assert proc.returncode == 0, proc.stderr
-    return data, model, proc
+    return train_dayfirst_sample(tmp_path_factory.mktemp("cli"))
+
+
+@pytest.fixture(scope="module")
+def data(tmp_path_factory):
+    return write_prices(tmp_path_factory.mktemp("u") / "p.csv", random_walk_prices(2500, seed=5))
+
+
+@pytest.fixture(scope="module")
+def older_and_newer(tmp_path_factory):
+    """The same random walk twice: the first 1,200 rows, and all 1,300."""
+    return write_older_and_newer(tmp_path_factory.mktemp("upd"))
 
 
 def test_train_reports_on_stderr_only(trained):
@@ -72,13 +93,6 @@ def test_predict_json_and_stdin_and_output_file(trained, tmp_path):
     to_file = run_cli("predict", data, "--model", model, "--output", out)
     assert to_file.stdout == "" and out.read_text() == plain.stdout
     assert [p.name for p in tmp_path.iterdir()] == ["fc.csv"]  # no temporary file left behind
-
-
-def test_python_dash_m_and_version():
-    proc = subprocess.run(
-        [sys.executable, "-m", "lstm_forecast", "--version"], capture_output=True, text=True
-    )
-    assert proc.returncode == 0 and proc.stdout.startswith("lstm-forecast ")
 
 
 def test_help_does_not_import_torch_or_pandas():
@@ -140,32 +154,6 @@ def test_truncated_model_is_refused(trained, tmp_path):
     assert "Traceback" not in proc.stderr
 
 
-def test_bad_data_and_usage_exit_codes(trained, tmp_path):
-    _, model, _ = trained
-    missing = run_cli("predict", tmp_path / "nope.csv", "--model", model)
-    assert missing.returncode == 1 and "no such file" in missing.stderr
-    assert len(missing.stderr.strip().splitlines()) == 1
-    usage = run_cli("train", "x.csv")  # no --model
-    assert usage.returncode == 2 and "--model" in usage.stderr
-    html = tmp_path / "page.csv"
-    html.write_text("<!DOCTYPE html><html><body>Rate limited</body></html>\n")
-    proc = run_cli("train", html, "--model", tmp_path / "m.lstm")
-    assert proc.returncode == 1 and "HTML" in proc.stderr and "Traceback" not in proc.stderr
-
-
-def test_reader_closing_the_pipe_ends_quietly(trained, tmp_path):
-    data, model, _ = trained
-    log = tmp_path / "runs.jsonl"
-    cmd = (
-        f"'{cli_path()}' predict '{data}' --model '{model}' --since 2010-01-01 "
-        f"--log-file '{log}' | head -n 2; echo $PIPESTATUS >&2"
-    )
-    proc = subprocess.run(["bash", "-c", cmd], capture_output=True, text=True)
-    assert proc.stdout.count("\n") == 2
-    assert proc.stderr.strip() == "141"  # SIGPIPE's status, and nothing else on stderr
-    assert json.loads(log.read_text())["exit_status"] == 141
-
-
 def test_kill_9_during_train_leaves_the_old_model_intact(trained, tmp_path):
     data, model, _ = trained
     target = tmp_path / "kept.lstm"
@@ -196,17 +184,6 @@ def test_kill_9_during_train_leaves_the_old_model_intact(trained, tmp_path):
     assert ok.returncode == 0 and len(ok.stdout.splitlines()) == 6
 
 
-def test_busy_model_exits_75(tmp_path):
-    from filelock import FileLock
-
-    data = write_prices(tmp_path / "p.csv", random_walk_prices(300, seed=1))
-    model = tmp_path / "m.lstm"
-    with FileLock(f"{model}.lock"):
-        proc = run_cli("train", data, "--model", model, *TRAIN)
-    assert proc.returncode == 75 and "another run" in proc.stderr
-    assert not model.exists()
-
-
 def test_written_files_get_ordinary_permissions(trained, tmp_path):
     data, model, _ = trained
     out = tmp_path / "fc.csv"
@@ -234,3 +211,146 @@ def test_paths_that_cannot_take_a_file_are_refused_before_any_work(trained, tmp_
         assert proc.returncode == 1 and words in proc.stderr, proc.stderr
         assert "Traceback" not in proc.stderr and time.monotonic() - started < 5
     assert list(folder.iterdir()) == []
+
+
+def test_resume_without_checkpoint_is_a_clear_error(data, tmp_path):
+    proc = run_cli("train", data, "--model", tmp_path / "none.lstm", *OPTS, "--resume")
+    assert proc.returncode == 1 and "no such checkpoint" in proc.stderr
+
+
+def test_predict_in_a_loop_while_train_replaces_the_model(data, tmp_path):
+    model = tmp_path / "live.lstm"
+    quick = [*OPTS[:4], "--hidden", "8", "--layers", "1", "--epochs", "2", "--seed"]
+    assert run_cli("train", data, "--model", model, *quick, "0").returncode == 0
+    trainer = subprocess.Popen(
+        [
+            "bash",
+            "-c",
+            " && ".join(
+                f"'{cli_path()}' train '{data}' --model '{model}' "
+                + " ".join(quick)
+                + f" {seed} --wait 60 -q"
+                for seed in (1, 2, 3)
+            ),
+        ]
+    )
+    outputs = 0
+    while trainer.poll() is None:
+        proc = run_cli("predict", data, "--model", model)
+        assert proc.returncode == 0, proc.stderr
+        assert len(proc.stdout.splitlines()) == 4
+        outputs += 1
+    assert trainer.returncode == 0 and outputs >= 2
+
+
+def test_update_fine_tunes_on_newer_rows_and_refuses_stale_or_foreign_data(
+    older_and_newer, tmp_path
+):
+    old, new = older_and_newer
+    model = tmp_path / "m.lstm"
+    assert run_cli("train", old, "--model", model, *SMALL).returncode == 0
+    same = run_cli("update", old, "--model", model)
+    assert same.returncode == 1 and "no rows newer" in same.stderr
+    proc = run_cli("update", new, "--model", model, "--epochs", "2", "--json-log")
+    assert proc.returncode == 0, proc.stderr
+    record = json.loads(proc.stderr.strip().splitlines()[-1])
+    assert record["command"] == "update" and record["exit_status"] == 0
+    assert set(record["metrics"]) == set(FIGURES) and record["metrics"]["epochs_run"] == 2
+    info = json.loads(run_cli("info", model, "--json").stdout)
+    assert info["series"][0]["last"].startswith("2014-12-26")  # row 1300 of the business days
+    assert info["config"]["epochs"] == 2 and info["config"]["lookback"] == 20
+    weekly = tmp_path / "weekly.csv"
+    frame = pd.read_csv(new).iloc[::5]
+    frame.to_csv(weekly, index=False)
+    foreign = run_cli("update", weekly, "--model", model)
+    assert foreign.returncode == 1 and "frequency" in foreign.stderr
+
+
+def test_keep_better_keeps_the_model_that_scores_better(older_and_newer, tmp_path):
+    _, new = older_and_newer
+    model = tmp_path / "m.lstm"
+    assert run_cli("train", new, "--model", model, *SMALL, "--epochs", "4").returncode == 0
+    good = model.read_bytes()
+    # one epoch at a huge learning rate cannot do better than the trained model
+    worse = run_cli(
+        "train", new, "--model", model, *SMALL, "--epochs", "1", "--lr", "0.5", "--keep-better"
+    )
+    assert worse.returncode == 0, worse.stderr
+    assert "keep-better" in worse.stderr
+    kept = "existing model kept" in worse.stderr
+    assert (model.read_bytes() == good) == kept
+
+
+def test_writes_nothing_outside_the_named_paths(tmp_path):
+    home, work = tmp_path / "home", tmp_path / "work"
+    home.mkdir()
+    work.mkdir()
+    data = write_prices(tmp_path / "p.csv", random_walk_prices(400, seed=2))
+    env = {k: v for k, v in os.environ.items() if k not in ("MPLCONFIGDIR", "XDG_CACHE_HOME")}
+    env.update(HOME=str(home), LSTM_FORECAST_THREADS="1")
+    steps = [
+        ["train", data, "--model", "m.lstm", *SMALL],
+        ["predict", data, "--model", "m.lstm", "--output", "fc.csv"],
+        ["backtest", data, "--report", "bt", "--folds", "1", "--step", "30", *SMALL],
+    ]
+    for args in steps:
+        proc = subprocess.run(
+            [cli_path(), *map(str, args)], cwd=work, env=env, capture_output=True, text=True
+        )
+        assert proc.returncode == 0, proc.stderr
+    assert list(home.iterdir()) == []
+    assert {p.name for p in work.iterdir()} <= {"m.lstm", "m.lstm.lock", "fc.csv", "bt"}
+
+
+def test_keep_better_scores_an_identical_model_identically(older_and_newer, tmp_path):
+    _, new = older_and_newer
+    model = tmp_path / "m.lstm"
+    assert run_cli("train", new, "--model", model, *SMALL).returncode == 0
+    again = run_cli("train", new, "--model", model, *SMALL, "--keep-better")
+    line = next(x for x in again.stderr.splitlines() if x.startswith("keep-better"))
+    new_score, old_score = (part.split()[-1].rstrip(")") for part in line.split(","))
+    assert new_score == old_score and "new model replaces" in line
+
+
+def test_commands_return_the_figures_for_the_run_record(older_and_newer, tmp_path, capfd):
+    from lstm_forecast import cli
+
+    _, new = older_and_newer
+    model = tmp_path / "m.lstm"
+    args = ["train", str(new), "--model", str(model), *SMALL, "-q", "--keep-better"]
+    figures = cli.app(args=args, standalone_mode=False)
+    meta, _ = artifacts.load_model(model)
+    ev, tr = meta["evaluation"], meta["training"]
+    assert figures == {
+        "beats_naive": ev["beats_naive"],
+        "lstm_mase": ev["models"]["lstm"]["mase"],
+        "naive_mase": ev["models"]["naive"]["mase"],
+        "coverage": ev["models"]["lstm"]["coverage"],
+        "windows_per_s": tr["windows_per_s"],
+        "epochs_run": 2,
+        "kept": "new",
+    }
+    capfd.readouterr()
+    assert cli.app(args=["predict", str(new), "--model", str(model)], standalone_mode=False) is None
+    out = capfd.readouterr().out
+    assert (
+        out.splitlines()[0].startswith("series,date,horizon,forecast")
+        and len(out.splitlines()) == 4
+    )
+
+
+def test_nproc_exits_with_the_status_of_the_ranks(monkeypatch):
+    from lstm_forecast import cli, distributed
+
+    launched = []
+    monkeypatch.delenv("WORLD_SIZE", raising=False)
+    monkeypatch.setattr(distributed, "launch", lambda *args: launched.append(args) or 3)
+    argv = ["train", "x.csv", "--model", "m.lstm", "--nproc", "2"]
+    monkeypatch.setattr(sys, "argv", ["lstm-forecast", *argv])
+    handler = signal.getsignal(signal.SIGTERM)
+    try:
+        with pytest.raises(SystemExit) as exit_info:
+            cli.main()
+    finally:
+        signal.signal(signal.SIGTERM, handler)
+    assert exit_info.value.code == 3 and launched == [(2, argv)]

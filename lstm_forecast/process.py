@@ -1,0 +1,239 @@
+"""One run of the command-line tool as a process: global flags, config file, signals, exit codes.
+
+`run(app)` is the whole life of an `lstm-forecast` process: it takes the global flags out of the
+command line, turns a --config file into the commands' defaults, runs the command, maps every
+outcome to an exit code and a one-line message on stderr, and writes the run record
+(--log-file, --json-log) with the figures the command returned. It knows nothing about what the
+commands do. Importing it costs no more than typer itself.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import sys
+from typing import NoReturn
+
+import typer
+
+from lstm_forecast.errors import ForecastError, OutputClosed
+from lstm_forecast.formats import timestamp
+
+GLOBAL_HELP = """\b
+Global options, accepted anywhere on the command line:
+  --config FILE.toml  settings for any command: top-level keys, or tables [train], [predict] ...
+                      (key names as the options, with underscores: val_size = 0.1)
+  --log-file FILE     append one JSON line per run (command, start, end, seconds, exit status,
+                      error, metrics)
+  --json-log          print that JSON record on stderr when the run ends
+  --debug             show tracebacks of internal errors
+Precedence: command-line options > LSTM_FORECAST_* environment variables > config file >
+defaults. LSTM_FORECAST_CONFIG names a config file too.
+"""
+
+EXIT_INTERNAL, EXIT_SIGINT, EXIT_SIGTERM, EXIT_PIPE = 70, 130, 143, 141
+GLOBAL_KEYS = ("log_file", "json_log", "debug")
+
+
+def say(message: str) -> None:
+    """A message for people: one line on stderr, at once."""
+    print(message, file=sys.stderr, flush=True)
+
+
+class _Terminated(BaseException):
+    """SIGTERM outside training: unwind (cleaning temporary files) and exit 143."""
+
+
+def _on_sigterm(_signum: int, _frame: object) -> NoReturn:
+    raise _Terminated
+
+
+class _FlagError(Exception):
+    """A global flag without its value: a usage error (exit 2)."""
+
+    exit_code = 2
+
+    def show(self) -> None:
+        say(f"Usage: lstm-forecast [OPTIONS] COMMAND [ARGS]...\n\nError: {self}")
+
+
+def _global_flags(argv: list[str], flags: dict) -> list[str]:
+    """Take the global flags out of argv (they may appear anywhere) into `flags`."""
+    rest: list[str] = []
+    it = iter(argv)
+    for arg in it:
+        name, _, inline = arg.partition("=")
+        if arg in ("--debug", "--json-log"):
+            flags[arg[2:].replace("-", "_")] = True
+        elif name in ("--config", "--log-file"):
+            value = inline or next(it, None)
+            if value is None:
+                raise _FlagError(f"Option '{name}' requires an argument.")
+            flags[name[2:].replace("-", "_")] = value
+        else:
+            rest.append(arg)
+    return rest
+
+
+def _default_map(app: typer.Typer, path: str | None, flags: dict) -> dict:
+    """Config-file settings as click's default_map: {command: {parameter: value}}.
+
+    Keys are the options' long names (`val_size` or `val-size` for --val-size, `format` for
+    --format); top-level keys apply to every command that has the option, tables `[train]`,
+    `[predict]`, ... to one. An unknown section or key is an error naming it. `log_file`,
+    `json_log` and `debug` at the top level set the global flags not given otherwise.
+    """
+    if not path:
+        return {}
+    import tomllib
+
+    from lstm_forecast.errors import ConfigError
+
+    try:
+        with open(path, "rb") as fh:
+            data = tomllib.load(fh)
+    except FileNotFoundError:
+        raise ConfigError(f"{path}: no such config file") from None
+    except (OSError, tomllib.TOMLDecodeError) as exc:
+        raise ConfigError(f"{path}: not a valid TOML file ({exc})") from None
+    names = _option_names(app)
+    tables = {k: v for k, v in data.items() if isinstance(v, dict)}
+    shared = {k.replace("-", "_"): v for k, v in data.items() if not isinstance(v, dict)}
+    for key in GLOBAL_KEYS:
+        if key in shared:
+            value = shared.pop(key)
+            flags[key] = flags[key] or value
+    for section in tables:
+        if section not in names:
+            raise ConfigError(f"{path}: unknown section [{section}]")
+    for key in shared:
+        if not any(key in options for options in names.values()):
+            raise ConfigError(f"{path}: unknown setting '{key}'")
+    out = {}
+    for cmd, options in names.items():
+        out[cmd] = {options[k]: v for k, v in shared.items() if k in options}
+        for key, value in tables.get(cmd, {}).items():
+            key = key.replace("-", "_")
+            if key not in options:
+                raise ConfigError(f"{path}: [{cmd}] has no setting '{key}'")
+            out[cmd][options[key]] = value
+    return out
+
+
+def _option_names(app: typer.Typer) -> dict[str, dict[str, str]]:
+    """{command: {option name with underscores: parameter name}} for every command."""
+    group = typer.main.get_command(app)
+    names: dict[str, dict[str, str]] = {}
+    for cmd_name, command in group.commands.items():
+        table = names.setdefault(cmd_name, {})
+        for param in command.params:
+            for opt in [*getattr(param, "opts", []), *getattr(param, "secondary_opts", [])]:
+                if opt.startswith("--") and not opt.startswith("--no-"):
+                    table[opt[2:].replace("-", "_")] = param.name
+    return names
+
+
+def _write_log(
+    flags: dict,
+    argv: list[str],
+    started: float,
+    code: int,
+    error: str | None,
+    metrics: dict | None,
+) -> None:
+    """The run record: one JSON line on stderr (--json-log) and/or appended to --log-file."""
+    import json
+    import time
+
+    record = {
+        "command": argv[0] if argv else None,
+        "argv": argv,
+        "start": timestamp(started),
+        "end": timestamp(time.time()),
+        "seconds": round(time.time() - started, 3),
+        "exit_status": code,
+        "ok": code == 0,
+        "error": error,
+        **({} if metrics is None else {"metrics": metrics}),
+    }
+    line = json.dumps(record, default=str)
+    if flags["json_log"]:
+        print(line, file=sys.stderr, flush=True)
+    if flags["log_file"]:
+        try:
+            with open(flags["log_file"], "a", encoding="utf-8") as fh:
+                fh.write(line + "\n")  # one short append: whole lines, even with several runs
+        except OSError as exc:
+            say(f"lstm-forecast: warning: cannot write --log-file ({exc.strerror})")
+
+
+def run(app: typer.Typer) -> NoReturn:
+    """Run `app` on sys.argv and exit with the code of its outcome.
+
+    A command may return a dict of headline figures: they go to the run record as `metrics`.
+    Click returns, rather than raises, the code of a typer.Exit raised inside a command.
+    """
+    import time
+
+    started = time.time()
+    signal.signal(signal.SIGTERM, _on_sigterm)
+    code, error, metrics = 0, None, None
+    flags = {
+        "debug": bool(os.environ.get("LSTM_FORECAST_DEBUG")),
+        "json_log": False,
+        "log_file": os.environ.get("LSTM_FORECAST_LOG_FILE"),
+        "config": os.environ.get("LSTM_FORECAST_CONFIG"),
+    }
+    argv = sys.argv[1:]
+    try:
+        argv = _global_flags(argv, flags)
+        outcome = app(
+            args=argv,
+            prog_name="lstm-forecast",
+            standalone_mode=False,
+            default_map=_default_map(app, flags["config"], flags),
+        )
+        if isinstance(outcome, int):  # a typer.Exit in a command; typer makes Ctrl-C Exit(130)
+            code, error = outcome, "interrupted" if outcome == EXIT_SIGINT else None
+        else:
+            metrics = outcome if isinstance(outcome, dict) else None
+    except (typer.Abort, KeyboardInterrupt):
+        code, error = EXIT_SIGINT, "interrupted"
+    except _Terminated:
+        code, error = EXIT_SIGTERM, "terminated"
+    except (OutputClosed, BrokenPipeError):
+        code = EXIT_PIPE
+    except ForecastError as exc:
+        code, error = exc.exit_code, f"error: {exc}"
+    except Exception as exc:
+        code, error = _unexpected(exc, flags["debug"])
+    if error and code != 2:  # the option parser has already shown its usage error
+        say(f"lstm-forecast: {error}")
+    if flags["json_log"] or flags["log_file"]:
+        _write_log(flags, argv, started, code, error, metrics)
+    _exit(code)
+
+
+def _unexpected(exc: Exception, debug: bool) -> tuple[int, str]:
+    """The exit code and message of an exception outside the ForecastError family."""
+    if hasattr(exc, "show") and isinstance(getattr(exc, "exit_code", None), int):
+        exc.show()  # a usage error from the option parser (exit 2)
+        return exc.exit_code, str(exc)
+    if debug:
+        import traceback
+
+        traceback.print_exc()
+    error = f"internal error: {type(exc).__name__}: {exc}"
+    return EXIT_INTERNAL, error + ("" if debug else " (run with --debug for the traceback)")
+
+
+def _exit(code: int) -> NoReturn:
+    """Flush and exit; a reader that went away (`| head`) is not an error worth a traceback."""
+    try:
+        sys.stdout.flush()
+    except BrokenPipeError:
+        code = code or EXIT_PIPE
+    if code == EXIT_PIPE:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    sys.exit(code)
