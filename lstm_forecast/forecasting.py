@@ -142,6 +142,8 @@ def tail_forecasts(
     by_name = {s.name: s for s in dataset.series}
     rows, preds, truths = [], [], []
     for ref in reference.series:
+        if ref.name not in ids:
+            raise DataError(f"{dataset.source}: the model has no series '{ref.name}'")
         s = by_name[ref.name]
         first = max(ref.n_train - 1, card.config.lookback - 1)
         origins = np.arange(first, len(s) - reference.network.horizon)
