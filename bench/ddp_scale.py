@@ -63,10 +63,10 @@ def train(data: Path, model: Path, nproc: int, epochs: int) -> dict:
         [sys.executable, "-c", PEAK, *cmd], env=env, check=True, stdout=subprocess.PIPE, text=True
     )
     wall = time.perf_counter() - started
-    meta, _ = artifacts.load_model(model)
+    card, _ = artifacts.load_model(model)
     return {
-        "windows_per_s": meta["training"]["windows_per_s"],
-        "train_s": meta["training"]["seconds"],
+        "windows_per_s": card.training.windows_per_s,
+        "train_s": card.training.seconds,
         "wall_s": round(wall, 1),
         "peak_mb_per_process": round(int(done.stdout.split()[-1]) / 1024),
     }

@@ -61,7 +61,7 @@ def run_lstm_forecast(args) -> dict:
     parts = training.split(dataset, config, result.meta["transform"])
     seg_len = LOOKBACK - 1 + config.chunk
     segs = sum(len(windows.segments(*p.train_origins, LOOKBACK, config.chunk, 0)) for p in parts)
-    n_in = result.meta["n_inputs"] + (min(8, len(parts)) if len(parts) > 1 else 0)
+    n_in = result.card.network.n_inputs + result.card.network.embedding_dim
     flops = 3 * lstm_flops(n_in) * segs * seg_len * t["epochs_run"]
     return {"windows_per_s": t["windows_per_s"], "seconds": t["seconds"], "flops": flops}
 
@@ -73,6 +73,7 @@ def run_plain_torch(args) -> dict:
 
     from lstm_forecast import training, windows
     from lstm_forecast.model import LSTMForecaster, pinball
+    from lstm_forecast.spec import ModelSpec
 
     torch.set_num_threads(args.threads)
     dataset, config = _dataset(args), _config(args)
@@ -87,7 +88,9 @@ def run_plain_torch(args) -> dict:
     y = torch.from_numpy(np.concatenate(ys).astype("float32"))
     sid = torch.from_numpy(np.concatenate(ids))
     torch.manual_seed(0)
-    model = LSTMForecaster(x.shape[2], HIDDEN, LAYERS, HORIZON, 3, 1, len(parts), 0.1)
+    model = LSTMForecaster(
+        ModelSpec(x.shape[2], HIDDEN, LAYERS, HORIZON, (0.1, 0.5, 0.9), len(parts), 0.1)
+    )
     opt = torch.optim.AdamW(model.parameters(), lr=3e-3, weight_decay=1e-4)
     q = torch.tensor([0.1, 0.5, 0.9])
     mask = torch.ones(64, HORIZON)

@@ -5,7 +5,9 @@
     frame = api.predict("prices.csv", "aapl.lstm")
 
 Each function composes the single-purpose modules (loading -> windows -> training ->
-artifacts -> forecasting) and raises only ForecastError subclasses for bad input.
+artifacts -> forecasting -> evaluation) and raises only ForecastError subclasses for bad input.
+`train` and `update` return a `TrainResult` (`.card`, `.meta`, `.record` for a run record),
+`backtest` a `BacktestResult` (`.metrics`, `.forecasts`, `.record`), `predict` a DataFrame.
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 from collections.abc import Callable
-from dataclasses import asdict
+from dataclasses import asdict, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -24,9 +26,11 @@ from lstm_forecast import artifacts, forecasting
 from lstm_forecast.errors import ConfigError, DataError, ForecastError
 from lstm_forecast.loading import Dataset, LoadOptions, load
 from lstm_forecast.settings import TrainConfig
+from lstm_forecast.spec import ModelCard
 
 if TYPE_CHECKING:
     from lstm_forecast.backtest import BacktestConfig, BacktestResult
+    from lstm_forecast.training import TrainResult
 
 __all__ = [
     "LoadOptions",
@@ -46,11 +50,14 @@ def load_data(data: str | Path, options: LoadOptions | None = None) -> Dataset:
 
 
 def _train_options(options: LoadOptions | None, config: TrainConfig) -> LoadOptions:
+    """The caller's options (left unchanged) with what training needs of the data."""
     opts = options or LoadOptions()
-    opts.features = config.features or opts.features
-    opts.min_rows = config.lookback + config.horizon + 1
-    opts.positive = config.transform == "log-return"
-    return opts
+    return replace(
+        opts,
+        features=config.features or opts.features,
+        min_rows=config.lookback + config.horizon + 1,
+        positive=config.transform == "log-return",
+    )
 
 
 def train(
@@ -66,11 +73,11 @@ def train(
     keep_better: bool = False,
     wait: float = 0.0,
     notify: Callable[[str], None] | None = None,
-):
+) -> TrainResult:
     """Train on `data` and write the model to `model_path` atomically, under its lock.
 
     With `keep_better`, an existing model is replaced only when the new one does at least as
-    well on the new model's validation tail (`result.meta["kept"]` says which was kept). Under
+    well on the new model's validation tail (`result.card.kept` says which was kept). Under
     torchrun only rank 0 takes the lock and writes; the other ranks just train.
     """
     from lstm_forecast import distributed, training
@@ -98,6 +105,7 @@ def train(
             checkpoint=save_ckpt,
             resume_from=resume_from,
         )
+        _score(result, dataset)
         if writer:
             _store(result, dataset, data, model_path, keep_better, notify)
             ckpt_path.unlink(missing_ok=True)
@@ -117,7 +125,7 @@ def update(
     keep_better: bool = False,
     wait: float = 0.0,
     notify: Callable[[str], None] | None = None,
-):
+) -> TrainResult:
     """Fine-tune a model on data that runs past its training cutoff (warm start).
 
     The model's transforms, scalers and settings are kept; only the weights move, for `epochs`
@@ -127,12 +135,11 @@ def update(
     from lstm_forecast import training
 
     with artifacts.model_lock(model_path, wait):  # read the model only once it is ours
-        meta, weights = artifacts.load_model(model_path)
-        dataset = load(data, _predict_options(options, meta))
-        forecasting.check_compatible(meta, dataset)
-        _require_new_rows(meta, dataset)
-        settings = {**meta["config"], "epochs": epochs, "lr": meta["config"]["lr"] * lr_scale}
-        config = TrainConfig.from_dict(settings)
+        card, weights = artifacts.load_model(model_path)
+        dataset = load(data, _predict_options(options, card))
+        forecasting.check_compatible(card, dataset)
+        _require_new_rows(card, dataset)
+        config = replace(card.config, epochs=epochs, lr=card.config.lr * lr_scale)
         result = training.train(
             dataset,
             config,
@@ -140,9 +147,10 @@ def update(
             threads=threads,
             progress=progress,
             init_weights=weights,
-            init_meta=meta,
+            init_card=card,
         )
-        result.meta["updated_from"] = meta.get("data_hash")
+        result.card.updated_from = card.data_hash
+        _score(result, dataset)
         _store(result, dataset, data, model_path, keep_better, notify)
     return result
 
@@ -161,8 +169,16 @@ def _resume_state(ckpt_path: Path, dataset: Dataset, config: TrainConfig) -> tup
     return tensors, saved
 
 
+def _score(result: TrainResult, dataset: Dataset) -> None:
+    """Fill the card's validation table from the model's validation forecasts."""
+    from lstm_forecast import evaluation
+
+    frame = evaluation.validation_frame(dataset, result.card, result.validation)
+    result.card.evaluation = evaluation.validation_table(frame, result.card.calibration.shrink)
+
+
 def _store(
-    result,
+    result: TrainResult,
     dataset: Dataset,
     data: str | Path | Dataset,
     model_path: str | Path,
@@ -170,23 +186,24 @@ def _store(
     notify: Callable[[str], None] | None,
 ) -> None:
     """Stamp the model with its origin and write it (unless --keep-better keeps the old one)."""
-    for name in result.meta["skipped_series"]:
+    card = result.card
+    for name in card.skipped_series:
         if notify:
             notify(
                 f"warning: series '{name}' is too short for a training and a validation part; "
                 f"left out of the model"
             )
-    result.meta["created"] = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
+    card.created = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
     path = data.source if isinstance(data, Dataset) else str(data)
-    result.meta["source"] = {"path": path, **dataset.details}
+    card.source = {"path": path, **dataset.details}
     if keep_better:
-        result.meta["kept"] = _keep_better(result, dataset, model_path, notify)
-    if result.meta.get("kept", "new") == "new":
-        artifacts.save_model(model_path, result.weights, result.meta)
+        card.kept = _keep_better(result, dataset, model_path, notify)
+    if card.kept in (None, "new"):
+        artifacts.save_model(model_path, result.weights, card)
 
 
-def _require_new_rows(meta: dict, dataset: Dataset) -> None:
-    cutoffs = {s["name"]: s["last"] for s in meta["series"]}
+def _require_new_rows(card: ModelCard, dataset: Dataset) -> None:
+    cutoffs = {s.name: s.last for s in card.series}
     for s in dataset.series:
         if s.name in cutoffs:
             last = cutoffs[s.name]
@@ -199,59 +216,45 @@ def _require_new_rows(meta: dict, dataset: Dataset) -> None:
 
 
 def _keep_better(
-    result, dataset: Dataset, model_path: str | Path, notify: Callable[[str], None] | None
+    result: TrainResult,
+    dataset: Dataset,
+    model_path: str | Path,
+    notify: Callable[[str], None] | None,
 ) -> str:
     """Score the old and new models on the new model's validation tail; return the winner.
 
     Both are scored alike and out of sample: the same origins, the horizon steps they share,
-    each model's quantiles cross-fitted on the tail (see `calibration.cross_fitted`).
+    each model's quantiles cross-fitted on the tail (see `forecasting.tail_forecasts`), and
+    the same `evaluation` as the validation table.
     """
+    from lstm_forecast import evaluation
+
     path = Path(model_path)
     if not path.exists():
         return "new"
-    old_meta, old_weights = artifacts.load_model(path)
-    steps = min(old_meta["config"]["horizon"], result.meta["config"]["horizon"])
+    old_card, old_weights = artifacts.load_model(path)
+    new_card = result.card
+    steps = min(old_card.network.horizon, new_card.network.horizon)
+
+    def frame(card: ModelCard, weights: dict) -> pd.DataFrame:
+        forecasts = forecasting.tail_forecasts(card, weights, dataset, new_card)
+        return evaluation.validation_frame(dataset, new_card, forecasts, card, steps)
+
     try:
-        forecasting.check_compatible(old_meta, dataset)
-        old = _tail_score(old_meta, old_weights, dataset, result.meta, steps)
+        forecasting.check_compatible(old_card, dataset)
+        old = frame(old_card, old_weights)
     except ForecastError as exc:
         if notify:
             notify(f"the existing model cannot be scored on this data ({exc}); replacing it")
         return "new"
-    new = _tail_score(result.meta, result.weights, dataset, result.meta, steps)
-    kept = "new" if new <= old else "old"
+    better = evaluation.compare(frame(new_card, result.weights), old)
     if notify:
-        winner = "new model replaces" if kept == "new" else "existing model kept over"
+        winner = "new model replaces" if better.kept == "new" else "existing model kept over"
         notify(
-            f"keep-better: {winner} the other (validation MASE new {new:.4f}, existing {old:.4f})"
+            f"keep-better: {winner} the other (validation MASE new {better.new_mase:.4f}, "
+            f"existing {better.old_mase:.4f})"
         )
-    return kept
-
-
-def _tail_score(meta: dict, weights: dict, dataset: Dataset, reference: dict, steps: int) -> float:
-    """MASE of a model over the reference model's validation origins, steps 1..`steps`."""
-    from lstm_forecast import calibration, metrics, windows
-
-    run = forecasting.runner(meta, weights)
-    sids = {s["name"]: i for i, s in enumerate(meta["series"])}
-    mid = meta["config"]["quantiles"].index(0.5)
-    preds, truths, rows = [], [], []
-    for s_ref in reference["series"]:
-        s = next(x for x in dataset.series if x.name == s_ref["name"])
-        first = max(s_ref["n_train"] - 1, meta["config"]["lookback"] - 1)
-        origins = np.arange(first, len(s) - reference["config"]["horizon"])
-        raw, prep = forecasting.raw_forecasts(meta, run, s, sids[s.name], origins)
-        preds.append(raw)
-        truths.append(windows.targets(prep, meta["config"]["horizon"])[origins])
-        rows.append((s, s_ref, origins, prep))
-    errors = []
-    crossed = calibration.cross_fitted(preds, truths, meta["config"]["quantiles"], mid)
-    for (s, s_ref, origins, prep), q in zip(rows, crossed, strict=True):
-        point = windows.denormalise(q, s.values[origins], prep.sigma[origins], meta["transform"])
-        actual = s.values[origins[:, None] + np.arange(1, steps + 1)[None, :]]
-        scale = metrics.naive_scale(s.values[: s_ref["n_train"]])
-        errors.append(np.abs(actual - point[:, :steps, mid]).ravel() / scale)
-    return float(np.mean(np.concatenate(errors)))
+    return better.kept
 
 
 def predict(
@@ -265,24 +268,26 @@ def predict(
     notify: Callable[[str], None] | None = None,
 ) -> pd.DataFrame:
     """Forecast the horizon after the data's last row (or from every origin since `since`)."""
-    meta, weights = artifacts.load_model(model_path)
-    dataset = data if isinstance(data, Dataset) else load(data, _predict_options(options, meta))
-    for warning in forecasting.check_compatible(meta, dataset):
+    card, weights = artifacts.load_model(model_path)
+    dataset = data if isinstance(data, Dataset) else load(data, _predict_options(options, card))
+    for warning in forecasting.check_compatible(card, dataset):
         if notify:
             notify(f"warning: {warning}")
     return forecasting.forecast(
-        meta, weights, dataset, since=since, series=series, engine_name=engine
+        card, weights, dataset, since=since, series=series, engine_name=engine
     )
 
 
-def _predict_options(options: LoadOptions | None, meta: dict) -> LoadOptions:
+def _predict_options(options: LoadOptions | None, card: ModelCard) -> LoadOptions:
+    """The caller's options (left unchanged) with what the model needs of the data."""
     opts = options or LoadOptions()
-    if opts.target is None:
-        opts.target = meta["target"]
-    opts.features = meta["feature_names"]
-    opts.min_rows = 1
-    opts.positive = meta["transform"] == "log-return"
-    return opts
+    return replace(
+        opts,
+        target=card.target if opts.target is None else opts.target,
+        features=card.feature_names,
+        min_rows=1,
+        positive=card.transform == "log-return",
+    )
 
 
 def inspect(data: str | Path, options: LoadOptions | None = None) -> dict:
@@ -332,27 +337,30 @@ def inspect(data: str | Path, options: LoadOptions | None = None) -> dict:
 
 
 def info(model_path: str | Path) -> dict:
-    """What a model file is: data, settings, validation metrics, training figures."""
-    meta, weights = artifacts.load_model(model_path)
+    """What a model file is: data, settings, network, validation metrics, training figures."""
+    card, weights = artifacts.load_model(model_path)
+    header = card.to_header()
     return {
         "path": str(model_path),
-        "format_version": meta["format_version"],
-        "package_version": meta.get("package_version"),
-        "torch_version": meta.get("torch_version"),
-        "created": meta.get("created"),
-        "source": meta.get("source"),
-        "data_hash": meta.get("data_hash"),
-        "target": meta["target"],
-        "transform": meta["transform"],
-        "frequency": meta["frequency"],
-        "features": meta["feature_names"],
+        "format_version": card.format_version,
+        "package_version": card.package_version,
+        "torch_version": card.torch_version,
+        "created": card.created,
+        "source": card.source,
+        "data_hash": card.data_hash,
+        "target": card.target,
+        "transform": card.transform,
+        "frequency": card.frequency,
+        "features": card.feature_names,
         "series": [
-            {k: s[k] for k in ("name", "rows", "n_train", "first", "last")} for s in meta["series"]
+            {k: s[k] for k in ("name", "rows", "n_train", "first", "last")}
+            for s in header["series"]
         ],
-        "config": meta["config"],
+        "config": header["config"],
+        "network": header["network"],
         "parameters": int(sum(v.size for v in weights.values())),
-        "training": {k: v for k, v in meta["training"].items() if k != "history"},
-        "evaluation": meta["evaluation"],
+        "training": {k: v for k, v in header["training"].items() if k != "history"},
+        "evaluation": card.evaluation,
     }
 
 

@@ -1,9 +1,9 @@
 """Model files, checkpoints and atomic writes.
 
-A model is one safetensors file: weights as tensors, everything else as JSON in the header.
-Reading one never unpickles anything and never imports torch. Every file this tool writes goes
-to a temporary file in the target's folder and is renamed into place, so a crash or a kill
-leaves either the old file or the new one, never half of one.
+A model is one safetensors file: weights as tensors, everything else (a `spec.ModelCard`) as
+JSON in the header. Reading one never unpickles anything and never imports torch. Every file
+this tool writes goes to a temporary file in the target's folder and is renamed into place, so
+a crash or a kill leaves either the old file or the new one, never half of one.
 """
 
 from __future__ import annotations
@@ -20,12 +20,12 @@ from safetensors import SafetensorError
 from safetensors.numpy import load as st_load
 from safetensors.numpy import save as st_save
 
-from lstm_forecast import __version__
 from lstm_forecast.errors import BusyError, ModelFileError
+from lstm_forecast.spec import ModelCard
 
 FORMAT = "lstm-forecast/model"
 CHECKPOINT_FORMAT = "lstm-forecast/checkpoint"
-FORMAT_VERSION = 1
+CHECKPOINT_VERSION = 1
 MAX_HEADER = 100 * 1024 * 1024
 
 
@@ -81,14 +81,9 @@ def _mode_for(path: Path) -> int:
         return 0o666 & ~umask
 
 
-def save_model(path: str | Path, weights: dict[str, np.ndarray], meta: dict) -> None:
+def save_model(path: str | Path, weights: dict[str, np.ndarray], card: ModelCard) -> None:
     """Write a model file atomically."""
-    header = {
-        "format": FORMAT,
-        "format_version": FORMAT_VERSION,
-        "package_version": __version__,
-        **meta,
-    }
+    header = {"format": FORMAT, **card.to_header()}
     blob = st_save(
         {k: np.ascontiguousarray(v, dtype="float32") for k, v in weights.items()},
         metadata={"lstm_forecast": json.dumps(header)},
@@ -96,9 +91,16 @@ def save_model(path: str | Path, weights: dict[str, np.ndarray], meta: dict) -> 
     atomic_write(path, blob)
 
 
-def load_model(path: str | Path) -> tuple[dict, dict[str, np.ndarray]]:
-    """Read a model file -> (meta, weights), refusing anything that is not one of ours."""
-    return _read(path, FORMAT, "model")
+def load_model(path: str | Path) -> tuple[ModelCard, dict[str, np.ndarray]]:
+    """Read a model file -> (card, weights), refusing anything that is not one of ours, of a
+    format version this lstm-forecast cannot read, or whose weights do not fit its network."""
+    header, weights = _read(path, FORMAT, "model")
+    card = ModelCard.from_header(header, str(path))
+    expected = card.network.weight_shapes()
+    got = {k: tuple(v.shape) for k, v in weights.items()}
+    if got != expected:
+        raise ModelFileError(f"{path}: damaged model file (its weights do not fit its network)")
+    return card, weights
 
 
 def checkpoint_path(model_path: str | Path) -> Path:
@@ -107,7 +109,7 @@ def checkpoint_path(model_path: str | Path) -> Path:
 
 
 def save_checkpoint(path: str | Path, tensors: dict[str, np.ndarray], state: dict) -> None:
-    header = {"format": CHECKPOINT_FORMAT, "format_version": FORMAT_VERSION, **state}
+    header = {"format": CHECKPOINT_FORMAT, "format_version": CHECKPOINT_VERSION, **state}
     blob = st_save(
         {k: np.ascontiguousarray(v) for k, v in tensors.items()},
         metadata={"lstm_forecast": json.dumps(header)},
@@ -116,10 +118,17 @@ def save_checkpoint(path: str | Path, tensors: dict[str, np.ndarray], state: dic
 
 
 def load_checkpoint(path: str | Path) -> tuple[dict, dict[str, np.ndarray]]:
-    return _read(path, CHECKPOINT_FORMAT, "checkpoint")
+    state, tensors = _read(path, CHECKPOINT_FORMAT, "checkpoint")
+    if state.get("format_version") != CHECKPOINT_VERSION:
+        raise ModelFileError(
+            f"{path}: checkpoint format version {state.get('format_version')} is not "
+            f"supported (this lstm-forecast reads version {CHECKPOINT_VERSION})"
+        )
+    return state, tensors
 
 
 def _read(path: str | Path, expected: str, what: str) -> tuple[dict, dict[str, np.ndarray]]:
+    """(header, tensors) of a safetensors file of ours of the `expected` format."""
     path = Path(path)
     try:
         with path.open("rb") as fh:
@@ -147,11 +156,6 @@ def _read(path: str | Path, expected: str, what: str) -> tuple[dict, dict[str, n
         ) from None
     if not isinstance(meta, dict) or meta.get("format") != expected:
         raise ModelFileError(f"{path}: not a lstm-forecast {what} file")
-    if meta.get("format_version") != FORMAT_VERSION:
-        raise ModelFileError(
-            f"{path}: {what} format version {meta.get('format_version')} is not "
-            f"supported (this lstm-forecast reads version {FORMAT_VERSION})"
-        )
     try:
         tensors = st_load(blob)
     except (SafetensorError, ValueError) as exc:

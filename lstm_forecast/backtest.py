@@ -5,12 +5,12 @@ The last `folds * step` origins of each series (each with a full horizon of actu
 statistic it fits, is trained on the rows up to and including the fold's first origin and no
 further (its own validation tail lies inside them); every forecast from an origin then reads the
 true history up to that origin only. Baselines forecast from exactly the same origins and steps.
-The result is one long frame of forecasts and a JSON-ready dict of metrics.
+The result is one long frame of forecasts, scored by `evaluation.summarise` into a JSON-ready
+dict of metrics.
 """
 
 from __future__ import annotations
 
-import math
 import os
 import time
 from collections.abc import Callable
@@ -21,15 +21,13 @@ from multiprocessing import get_context
 import numpy as np
 import pandas as pd
 
-from lstm_forecast import baselines, forecasting, metrics
+from lstm_forecast import baselines, evaluation, forecasting, metrics
 from lstm_forecast.errors import ConfigError, DataError, Interrupted
 from lstm_forecast.loading import Dataset, Series
 from lstm_forecast.settings import TrainConfig
+from lstm_forecast.spec import ModelCard
 
 WINDOWS = ("expanding", "sliding")
-MODEL = "lstm"
-RANDOM_WALK = "naive"
-SKILL_P = 0.05
 
 
 @dataclass
@@ -64,7 +62,7 @@ class Fit:
     folds: list[int]
     rows: dict[str, tuple[int, int]]  # series -> (first, last) row, inclusive
     weights: dict | None = None
-    meta: dict | None = None
+    card: ModelCard | None = None
     seconds: float = 0.0
 
 
@@ -74,6 +72,20 @@ class BacktestResult:
 
     forecasts: pd.DataFrame
     metrics: dict
+
+    @property
+    def record(self) -> dict:
+        """The headline figures of a run record: the verdict, pooled MAE of the model and the
+        random walk, and the horizon-1 Diebold-Mariano test."""
+        models, dm = self.metrics["models"], self.metrics["dm_test"]
+        return {
+            "skill": self.metrics["skill"],
+            "lstm_mae": models[evaluation.MODEL]["mae"],
+            "naive_mae": models[evaluation.RANDOM_WALK]["mae"],
+            "rel_mae": models[evaluation.MODEL]["rel_mae"],
+            "dm_statistic": dm["statistic"],
+            "dm_p_value": dm["p_value"],
+        }
 
 
 def min_train_rows(config: TrainConfig) -> int:
@@ -146,7 +158,7 @@ def _train(dataset: Dataset, config: TrainConfig, device: str, threads: int | No
 
     started = time.perf_counter()
     result = training.train(dataset, config, device=device, threads=threads)
-    return result.weights, result.meta, time.perf_counter() - started
+    return result.weights, result.card, time.perf_counter() - started
 
 
 def run_fits(
@@ -159,7 +171,7 @@ def run_fits(
     jobs: int,
     progress: Callable[[Fit | None, int, int], None] | None,
 ) -> None:
-    """Train every fit, in `jobs` processes; fills each Fit's weights, meta and seconds.
+    """Train every fit, in `jobs` processes; fills each Fit's weights, card and seconds.
 
     `progress(fit, done, total)` is called once with no fit before the first starts, then
     after each fit."""
@@ -169,7 +181,7 @@ def run_fits(
 
     def finish(fit: Fit, outcome: tuple) -> None:
         nonlocal done
-        fit.weights, fit.meta, fit.seconds = outcome
+        fit.weights, fit.card, fit.seconds = outcome
         done += 1
         if progress:
             progress(fit, done, len(fits))
@@ -222,155 +234,28 @@ def _fold_forecasts(
     dataset: Dataset, s: Series, origins: np.ndarray, fold: int, fit: Fit, season: int | None
 ) -> pd.DataFrame:
     """The model's and every baseline's forecasts from one series' origins in one fold."""
-    meta = fit.meta
-    horizon, quantiles = meta["config"]["horizon"], meta["config"]["quantiles"]
-    upto = replace(dataset, series=[_cut(s, 0, int(origins[-1]))])
-    lstm = forecasting.forecast(
-        meta, fit.weights, upto, since=str(s.index[origins[0]]), engine_name="numpy"
-    )
-    if len(lstm) != len(origins) * horizon:
-        raise DataError(f"series '{s.name}': forecasts do not line up with the fold's origins")
-    qcols = [forecasting.quantile_column(q) for q in quantiles]
-    keys = lstm[["series", "origin", "date", "horizon"]]
+    card = fit.card
+    upto = _cut(s, 0, int(origins[-1]))  # no forecast may read past its fold's last origin
+    run = forecasting.runner(card, fit.weights, "numpy")
+    q = forecasting.quantile_forecasts(card, run, upto, card.series_ids()[s.name], origins)
     first, last = fit.rows[s.name]
-    target = origins[:, None] + np.arange(1, horizon + 1)[None, :]
-    common = {
-        "fold": fold + 1,
-        "origin_value": np.repeat(s.values[origins], horizon),
-        "actual": s.values[target].ravel(),
-        "scale": metrics.naive_scale(s.values[first : last + 1]),
-    }
-    points = {
-        RANDOM_WALK: baselines.naive(s.values, origins, horizon),
-        "drift": baselines.drift(s.values, origins, horizon),
-        "mean": baselines.historical_mean(s.values, origins, horizon),
-    }
-    if season:
-        points["seasonal_naive"] = baselines.seasonal_naive(s.values, origins, horizon, season)
-    rw_q = baselines.random_walk_quantiles(
-        s.values, origins, horizon, quantiles, meta["transform"] == "log-return"
+    frame = evaluation.series_frame(
+        s.name,
+        s.values,
+        origins,
+        q,
+        card.network.quantiles,
+        metrics.naive_scale(s.values[first : last + 1]),
+        names=evaluation.BACKTEST_BASELINES,
+        season=season,
+        interval=True,
+        log=card.transform == "log-return",
     )
-    lstm_q = {c: lstm[c] for c in qcols}
-    blocks = [keys.assign(model=MODEL, **common, forecast=lstm["forecast"], **lstm_q)]
-    for name, f in points.items():
-        block = keys.assign(model=name, **common, forecast=f.ravel())
-        if name == RANDOM_WALK:
-            block = block.assign(**{c: rw_q[..., j].ravel() for j, c in enumerate(qcols)})
-        blocks.append(block)
-    return pd.concat(blocks, ignore_index=True)
-
-
-# ---------------------------------------------------------------------------------------------
-# scoring
-
-
-def score(frame: pd.DataFrame, quantiles: list[float]) -> dict:
-    """Metrics of every model, overall and per horizon step, with the DM test against the
-    random walk. `frame` holds each model's rows in the same (series, origin, horizon) order."""
-    qcols = [forecasting.quantile_column(q) for q in quantiles]
-    naive = frame[frame["model"] == RANDOM_WALK]
-    steps = sorted(naive["horizon"].unique())
-    models = {}
-    for name in frame["model"].unique():
-        rows = frame[frame["model"] == name]
-        levels = quantiles if rows[qcols].notna().any().any() else None
-        by_h = []
-        for h in steps:
-            at = (rows["horizon"] == h).to_numpy()
-            by_h.append({"horizon": int(h), **_point_metrics(rows[at], naive[at], levels)})
-        models[name] = {**_point_metrics(rows, naive, levels), "by_horizon": by_h}
-    return {"models": models, "dm_test": dm_test(frame, steps)}
-
-
-def _point_metrics(rows: pd.DataFrame, naive: pd.DataFrame, quantiles: list[float] | None):
-    """Point metrics of `rows`; interval metrics too when the model has `quantiles`."""
-    a, f = rows["actual"].to_numpy(), rows["forecast"].to_numpy()
-    o, scale = rows["origin_value"].to_numpy(), rows["scale"].to_numpy()
-    ok = np.isfinite(f)
-    out = {
-        "n": int(ok.sum()),
-        **metrics.point_scores(a, f, o, scale),
-        "mape": metrics.mape(a, f),
-        "smape": metrics.smape(a, f),
-        "rel_mae": _ratio(metrics.mae(a, f), metrics.mae(a[ok], naive["forecast"].to_numpy()[ok])),
-        "up_rate": metrics.up_rate(a[ok], o[ok]),
-    }
-    if quantiles:
-        q = rows[[forecasting.quantile_column(x) for x in quantiles]].to_numpy()
-        lo, hi = q[:, 0], q[:, -1]
-        out["coverage"] = metrics.coverage(a, lo, hi)
-        out["pinball"] = metrics.pinball(a, q, quantiles)
-        alpha = 1 - (quantiles[-1] - quantiles[0])
-        out["interval_score"] = metrics.interval_score(a, lo, hi, alpha)
-    return out
-
-
-def _ratio(x: float, y: float) -> float:
-    return x / y if y and math.isfinite(y) else math.nan
-
-
-def errors_at(frame: pd.DataFrame, model: str, horizon: int) -> np.ndarray:
-    """Forecast errors (actual - forecast) of a model at one step, ordered by series, origin."""
-    rows = frame[(frame["model"] == model) & (frame["horizon"] == horizon)]
-    rows = rows.sort_values(["series", "origin"], kind="stable")
-    return (rows["actual"] - rows["forecast"]).to_numpy()
-
-
-def dm_test(frame: pd.DataFrame, steps: list[int]) -> dict:
-    """Diebold-Mariano (HLN) of the model against the random walk on squared errors."""
-    by_h = []
-    for h in steps:
-        e_model, e_base = errors_at(frame, MODEL, h), errors_at(frame, RANDOM_WALK, h)
-        stat, p = metrics.diebold_mariano(e_model, e_base, horizon=int(h))
-        by_h.append({"horizon": int(h), "statistic": stat, "p_value": p, "n": len(e_model)})
-    head = by_h[0]
-    return {
-        "model": MODEL,
-        "baseline": RANDOM_WALK,
-        "loss": "squared error",
-        "horizon": head["horizon"],
-        "statistic": head["statistic"],
-        "p_value": head["p_value"],
-        "n": head["n"],
-        "by_horizon": by_h,
-    }
-
-
-def verdict(models: dict, dm: dict) -> tuple[bool, str]:
-    """(skill, plain sentences): skill needs a lower MAE than the random walk's AND a
-    significant DM test in the model's favour."""
-    m, rw = models[MODEL]["mae"], models[RANDOM_WALK]["mae"]
-    stat, p = dm["statistic"], dm["p_value"]
-    side = "below" if m < rw else "above"
-    numbers = (
-        f"the LSTM's MAE {m:.4g} is {abs(m / rw - 1):.2%} {side} the random walk's {rw:.4g}; "
-        f"Diebold-Mariano at horizon {dm['horizon']}: statistic {stat:.2f}, p = {p:.3g}, "
-        f"n = {dm['n']}."
-    )
-    if not math.isfinite(stat):
-        numbers = (
-            f"at horizon {dm['horizon']} the LSTM's forecasts are the random walk's (it fell "
-            f"back on tomorrow = today), so there is nothing to test (n = {dm['n']})."
-        )
-    if m < rw and stat < 0 and p < SKILL_P:
-        return True, f"Evidence of skill over the random walk: {numbers}"
-    if stat > 0 and p < SKILL_P:
-        return False, f"No evidence of skill: significantly WORSE than the random walk: {numbers}"
-    return False, (
-        f"No evidence of skill over the random walk (tomorrow = today): {numbers} Skill needs "
-        f"a lower MAE and p below {SKILL_P}; treat the point forecasts as no better than the "
-        f"last value."
-    )
-
-
-def summarise(frame: pd.DataFrame, quantiles: list[float]) -> dict:
-    """Pooled metrics, per-series metrics and the verdict."""
-    pooled = score(frame, quantiles)
-    skill, text = verdict(pooled["models"], pooled["dm_test"])
-    per_series = {
-        name: score(rows, quantiles) for name, rows in frame.groupby("series", sort=False)
-    }
-    return {**pooled, "verdict": text, "skill": skill, "series": per_series}
+    rows, steps = frame["origin"].to_numpy(), frame["horizon"].to_numpy()
+    frame["origin"] = forecasting.format_index(s.index[rows], dataset.frequency)
+    frame["date"] = forecasting.format_index(s.index[rows + steps], dataset.frequency)
+    frame["fold"] = fold + 1
+    return frame
 
 
 # ---------------------------------------------------------------------------------------------
@@ -395,13 +280,13 @@ def walk_forward(
     fits = plan_fits(dataset, config, plan)
     run_fits(dataset, config, fits, device=device, threads=threads, jobs=jobs, progress=progress)
     frame = forecast_frame(dataset, config, plan, fits)
-    result = summarise(frame, config.quantiles)
+    result = evaluation.summarise(frame)
     result["folds"] = _fold_table(dataset, config, plan, fits)
     result["settings"] = {
         "train": config.to_dict(),
         "backtest": asdict(plan),
         "season": plan.season or baselines.season_length(dataset.frequency),
-        "transform": fits[0].meta["transform"],
+        "transform": fits[0].card.transform,
         "interval": [config.quantiles[0], config.quantiles[-1]],
         "origins_per_series": plan.folds * plan.step,
         "warm_start": False,
@@ -419,7 +304,7 @@ def _fold_table(
     """Per fold and series: the origins, the training rows and how the fit went."""
     out = []
     for fit in fits:
-        tr = fit.meta["training"]
+        tr = fit.card.training
         for fold in fit.folds:
             for s in dataset.series:
                 origins = fold_origins(len(s), config, plan)[fold]
@@ -435,8 +320,8 @@ def _fold_table(
                         "train_end": stamp(last),
                         "train_rows": last - first + 1,
                         "refit": fold == fit.folds[0],
-                        "epochs_run": tr["epochs_run"],
-                        "best_epoch": tr["best_epoch"],
+                        "epochs_run": tr.epochs_run,
+                        "best_epoch": tr.best_epoch,
                         "fit_seconds": round(fit.seconds, 2),
                     }
                 )

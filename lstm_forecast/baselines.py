@@ -1,13 +1,18 @@
 """Simple forecasts every model must be set beside, computed for the same origins and steps.
 
 Each takes the full series `values` (target units) and integer `origins`, and uses only values
-up to each origin. Output: (origins, horizon) point forecasts.
+up to each origin. Output: (origins, horizon) point forecasts, computed for every origin at
+once; `forecasts` gives several baselines as a dict.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import numpy as np
 
+NAMES = ("naive", "drift", "mean", "seasonal_naive")
+MIN_CHANGES = 10  # past h-step changes a random-walk interval needs
 SEASONS = {"B": 5, "D": 7, "MS": 12, "ME": 12, "BMS": 12, "BME": 12, "QS": 4, "QE": 4, "h": 24}
 
 
@@ -51,15 +56,51 @@ def historical_mean(values: np.ndarray, origins: np.ndarray, horizon: int) -> np
 
 
 def random_walk_quantiles(
-    values: np.ndarray, origins: np.ndarray, horizon: int, quantiles: list[float], log: bool
+    values: np.ndarray, origins: np.ndarray, horizon: int, quantiles: Sequence[float], log: bool
 ) -> np.ndarray:
-    """Random-walk intervals from empirical quantiles of past h-step changes (origins, H, Q)."""
+    """Random-walk intervals (origins, H, Q): the origin's value plus empirical quantiles of the
+    h-step changes that ended by the origin (log changes for prices; NaN with fewer than
+    MIN_CHANGES of them)."""
+    import pandas as pd
+
     y = np.log(values) if log else values
     out = np.full((len(origins), horizon, len(quantiles)), np.nan)
-    for h in range(1, horizon + 1):
-        changes = y[h:] - y[:-h]  # change ending at row t+h
-        for i, o in enumerate(origins):
-            past = changes[: max(o - h + 1, 0)]
-            if len(past) >= 10:
-                out[i, h - 1] = y[o] + np.quantile(past, quantiles)
+    for h in range(1, min(horizon, len(y) - 1) + 1):
+        # expanding[k]: over the changes ending at rows h..k+h, so origin o reads expanding[o-h]
+        expanding = pd.Series(y[h:] - y[:-h]).expanding(MIN_CHANGES)
+        past = np.column_stack([expanding.quantile(q).to_numpy() for q in quantiles])
+        ok = origins - h >= 0
+        out[ok, h - 1] = y[origins[ok], None] + past[origins[ok] - h]
     return np.exp(out) if log else out
+
+
+def forecasts(
+    values: np.ndarray,
+    origins: np.ndarray,
+    horizon: int,
+    names: Sequence[str] = NAMES,
+    *,
+    season: int | None = None,
+    quantiles: Sequence[float] | None = None,
+    log: bool = False,
+) -> dict[str, tuple[np.ndarray, np.ndarray | None]]:
+    """{name: (points (origins, H), quantiles (origins, H, Q) or None)} of the named baselines.
+
+    `seasonal_naive` is left out without a `season`; the random walk (`naive`) gets an
+    interval when `quantiles` are given (`log`: from log changes).
+    """
+    makers = {
+        "naive": lambda: naive(values, origins, horizon),
+        "drift": lambda: drift(values, origins, horizon),
+        "mean": lambda: historical_mean(values, origins, horizon),
+        "seasonal_naive": lambda: seasonal_naive(values, origins, horizon, season),
+    }
+    out = {}
+    for name in names:
+        if name == "seasonal_naive" and not season:
+            continue
+        bands = None
+        if name == "naive" and quantiles is not None:
+            bands = random_walk_quantiles(values, origins, horizon, quantiles, log)
+        out[name] = (makers[name](), bands)
+    return out

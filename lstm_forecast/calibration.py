@@ -9,19 +9,30 @@ the median until it covers its nominal share of validation outcomes.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 
 MIN_SAMPLES = 30
 GRID = np.linspace(0.0, 1.0, 21)
 
 
-def fit(pred: np.ndarray, target: np.ndarray, quantiles: list[float], mid: int) -> dict:
-    """pred (n, H, Q) and target (n, H) normalised -> {"shrink": [H], "width": [[Q] * H]}."""
+@dataclass
+class Calibration:
+    """Per horizon step: the median's shrink factor, and each quantile's width factor."""
+
+    shrink: list[float]  # [H], 1 keeps the median, 0 is "no change"
+    width: list[list[float]]  # [H][Q], 1 keeps a quantile's distance from the median
+
+
+def fit(pred: np.ndarray, target: np.ndarray, quantiles: list[float], mid: int) -> Calibration:
+    """pred (n, H, Q) and target (n, H) normalised -> the calibration (identity below
+    MIN_SAMPLES origins)."""
     n, horizon, nq = pred.shape
     shrink = np.ones(horizon)
     width = np.ones((horizon, nq))
     if n < MIN_SAMPLES:
-        return {"shrink": shrink.tolist(), "width": width.tolist()}
+        return Calibration(shrink.tolist(), width.tolist())
     for h in range(horizon):
         ok = np.isfinite(target[:, h])
         t, p = target[ok, h], pred[ok, h]
@@ -38,13 +49,13 @@ def fit(pred: np.ndarray, target: np.ndarray, quantiles: list[float], mid: int) 
             else:
                 width[h, j] = np.quantile(ratio, 1 - q)
             width[h, j] = float(np.clip(width[h, j], 0.05, 20.0))
-    return {"shrink": shrink.tolist(), "width": width.tolist()}
+    return Calibration(shrink.tolist(), width.tolist())
 
 
-def apply(pred: np.ndarray, calib: dict, mid: int) -> np.ndarray:
+def apply(pred: np.ndarray, calib: Calibration, mid: int) -> np.ndarray:
     """Calibrated normalised quantiles (..., H, Q), sorted so that they never cross."""
-    shrink = np.asarray(calib["shrink"])[:, None]
-    width = np.asarray(calib["width"])
+    shrink = np.asarray(calib.shrink)[:, None]
+    width = np.asarray(calib.width)
     median = pred[..., mid : mid + 1]
     out = shrink * median + (pred - median) * width
     return np.sort(out, axis=-1)

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from lstm_forecast.spec import ModelSpec
+
 
 def _sigmoid(x: np.ndarray) -> np.ndarray:
     return 0.5 * (np.tanh(0.5 * x) + 1.0)  # exact identity, no overflow
@@ -18,23 +20,17 @@ def _softplus(x: np.ndarray) -> np.ndarray:
 
 
 def forward(
-    weights: dict[str, np.ndarray],
-    x: np.ndarray,
-    series_ids: np.ndarray | None,
-    layers: int,
-    horizon: int,
-    n_quantiles: int,
-    median_index: int,
+    spec: ModelSpec, weights: dict[str, np.ndarray], x: np.ndarray, series_ids: np.ndarray | None
 ) -> np.ndarray:
     """x (batch, time, inputs) float32 -> (batch, horizon, quantiles) at the last time step."""
     h_seq = x.astype("float32")
-    if "embed.weight" in weights:
+    if spec.embedding_dim:
         e = weights["embed.weight"][series_ids]
         h_seq = np.concatenate(
             [h_seq, np.broadcast_to(e[:, None, :], (*h_seq.shape[:2], e.shape[1]))], axis=-1
         )
     batch, steps = h_seq.shape[:2]
-    for k in range(layers):
+    for k in range(spec.layers):
         w_ih, w_hh = weights[f"lstm.weight_ih_l{k}"], weights[f"lstm.weight_hh_l{k}"]
         bias = weights[f"lstm.bias_ih_l{k}"] + weights[f"lstm.bias_hh_l{k}"]
         hidden = w_hh.shape[1]
@@ -43,7 +39,7 @@ def forward(
         gates_in = (flat @ w_ih.T + bias).reshape(batch, steps, -1)
         h = np.zeros((batch, hidden), dtype="float32")
         c = np.zeros((batch, hidden), dtype="float32")
-        last = k == layers - 1
+        last = k == spec.layers - 1
         outs = None if last else np.empty((batch, steps, hidden), dtype="float32")
         w_hh_t = np.ascontiguousarray(w_hh.T)
         for t in range(steps):
@@ -56,9 +52,9 @@ def forward(
                 outs[:, t] = h
         h_seq = outs if outs is not None else h
     raw = (h_seq @ weights["head.weight"].T + weights["head.bias"]).reshape(
-        batch, horizon, n_quantiles
+        batch, spec.horizon, spec.n_quantiles
     )
-    return monotone(raw.astype("float64"), median_index)
+    return monotone(raw.astype("float64"), spec.median_index)
 
 
 def monotone(raw: np.ndarray, mid: int) -> np.ndarray:

@@ -8,6 +8,7 @@ calibration, so they give the same numbers to float32 precision.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 
 import numpy as np
 import pandas as pd
@@ -15,51 +16,51 @@ import pandas as pd
 from lstm_forecast import calibration, engine, windows
 from lstm_forecast.errors import ConfigError, DataError
 from lstm_forecast.loading import Dataset, Series
+from lstm_forecast.spec import ModelCard
 
 ENGINES = ("auto", "numpy", "torch")
 BATCH = 512  # origins per forward pass: keeps the per-step arrays in cache
+Runner = Callable[[np.ndarray, int], np.ndarray]  # (windows, series id) -> normalised quantiles
 
 
-def check_compatible(meta: dict, dataset: Dataset) -> list[str]:
+def check_compatible(card: ModelCard, dataset: Dataset) -> list[str]:
     """Refuse data unlike the training data; return warnings (such as a stale model)."""
     src = dataset.source
-    if meta["target"] != dataset.target:
+    if card.target != dataset.target:
         raise DataError(
-            f"{src}: the model forecasts column '{meta['target']}', not '{dataset.target}'"
+            f"{src}: the model forecasts column '{card.target}', not '{dataset.target}'"
         )
-    if meta["feature_names"] != dataset.feature_names:
+    if card.feature_names != dataset.feature_names:
         raise DataError(
-            f"{src}: the model uses features {meta['feature_names'] or 'none'}, the "
+            f"{src}: the model uses features {card.feature_names or 'none'}, the "
             f"data has {dataset.feature_names or 'none'}"
         )
-    if (meta["date_column"] is None) != (dataset.date_column is None):
-        kind = "dated rows" if meta["date_column"] else "a plain sequence"
+    if (card.date_column is None) != (dataset.date_column is None):
+        kind = "dated rows" if card.date_column else "a plain sequence"
         raise DataError(f"{src}: the model was trained on {kind}, this data is not")
-    if meta["frequency"] != dataset.frequency:
+    if card.frequency != dataset.frequency:
         raise DataError(
-            f"{src}: data frequency {dataset.frequency} differs from the model's "
-            f"{meta['frequency']}"
+            f"{src}: data frequency {dataset.frequency} differs from the model's {card.frequency}"
         )
     warnings = []
-    lookback = meta["config"]["lookback"]
-    known = {s["name"]: s for s in meta["series"]}
+    known = {s.name: s for s in card.series}
     unknown = [s.name for s in dataset.series if s.name not in known]
     if unknown:
         warnings.append(f"series {', '.join(unknown)} not in the model; not forecast")
     for s in dataset.series:
         if s.name in known and dataset.date_column:
-            cutoff = np.datetime64(known[s.name]["last"])
-            newer = int((s.index > cutoff).sum())
-            if newer > lookback:
+            cutoff = str(known[s.name].last)
+            newer = int((s.index > np.datetime64(cutoff)).sum())
+            if newer > card.config.lookback:
                 warnings.append(
                     f"series '{s.name}': {newer} rows after the model's training "
-                    f"cutoff {known[s.name]['last'][:10]}; retraining is advised"
+                    f"cutoff {cutoff[:10]}; retraining is advised"
                 )
     return warnings
 
 
 def forecast(
-    meta: dict,
+    card: ModelCard,
     weights: dict[str, np.ndarray],
     dataset: Dataset,
     *,
@@ -72,28 +73,25 @@ def forecast(
     Without `since`, the only origin is each series' last row. With it, every origin from
     `since` to the last row, each using only the history up to that origin.
     """
-    cfg = meta["config"]
-    quantiles, mid = cfg["quantiles"], cfg["quantiles"].index(0.5)
-    lookback, _horizon = cfg["lookback"], cfg["horizon"]
-    known = {s["name"]: (i, s) for i, s in enumerate(meta["series"])}
-    wanted = series or [s.name for s in dataset.series if s.name in known]
+    lookback = card.config.lookback
+    ids = card.series_ids()
+    wanted = series or [s.name for s in dataset.series if s.name in ids]
     by_name = {s.name: s for s in dataset.series}
     for name in wanted:
-        if name not in known:
+        if name not in ids:
             raise DataError(
-                f"{dataset.source}: the model has no series '{name}' (it knows {', '.join(known)})"
+                f"{dataset.source}: the model has no series '{name}' (it knows {', '.join(ids)})"
             )
         if name not in by_name:
             raise DataError(f"{dataset.source}: no series '{name}' in the data")
     if not wanted:
         raise DataError(
             f"{dataset.source}: none of the data's series is in the model "
-            f"(it knows {', '.join(known)})"
+            f"(it knows {', '.join(ids)})"
         )
-    run = runner(meta, weights, engine_name)
+    run = runner(card, weights, engine_name)
     frames = []
     for name in wanted:
-        sid, _ = known[name]
         s = by_name[name]
         if len(s) < lookback:
             raise DataError(
@@ -101,54 +99,76 @@ def forecast(
                 f"model's lookback {lookback}"
             )
         origins = _origins(s, since, lookback, dataset.source)
-        norm, prep = raw_forecasts(meta, run, s, sid, origins)
-        q = windows.denormalise(
-            calibration.apply(norm, meta["calibration"], mid),
-            s.values[origins],
-            prep.sigma[origins],
-            meta["transform"],
-        )
-        frames.append(
-            _frame(
-                name,
-                s,
-                origins,
-                q,
-                quantiles,
-                mid,
-                meta["frequency"],
-                with_origin=since is not None,
-            )
-        )
+        q = quantile_forecasts(card, run, s, ids[name], origins)
+        frames.append(_frame(name, s, origins, q, card, with_origin=since is not None))
     return pd.concat(frames, ignore_index=True)
 
 
+def quantile_forecasts(
+    card: ModelCard, run: Runner, series: Series, sid: int, origins: np.ndarray
+) -> np.ndarray:
+    """Calibrated quantile forecasts (origins, horizon, quantiles) in the target's units."""
+    norm, prep = raw_forecasts(card, run, series, sid, origins)
+    return windows.denormalise(
+        calibration.apply(norm, card.calibration, card.network.median_index),
+        series.values[origins],
+        prep.sigma[origins],
+        card.transform,
+    )
+
+
 def raw_forecasts(
-    meta: dict, run, series: Series, sid: int, origins: np.ndarray
+    card: ModelCard, run: Runner, series: Series, sid: int, origins: np.ndarray
 ) -> tuple[np.ndarray, windows.Prepared]:
     """The model's uncalibrated normalised quantiles at `origins`, and the inputs they came
     from; `run` is what `runner` returns."""
-    cfg = meta["config"]
-    prep = windows.prepare(series, meta["series"][sid]["stats"], meta["transform"], cfg["calendar"])
-    lookback = cfg["lookback"]
+    cfg = card.config
+    prep = windows.prepare(series, card.series[sid].stats, card.transform, cfg.calendar)
     parts = [
-        run(windows.windows(prep.x, origins[i : i + BATCH], lookback), sid)
+        run(windows.windows(prep.x, origins[i : i + BATCH], cfg.lookback), sid)
         for i in range(0, len(origins), BATCH)
     ]
     return np.concatenate(parts), prep
 
 
-def runner(meta: dict, weights: dict[str, np.ndarray], engine_name: str = "auto"):
-    """A function (windows, series id) -> normalised quantiles, on the chosen engine."""
-    cfg = meta["config"]
+def tail_forecasts(
+    card: ModelCard, weights: dict[str, np.ndarray], dataset: Dataset, reference: ModelCard
+) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    """A model's forecasts over the `reference` model's validation origins, as that model's
+    own table scores them: {series: (origins, quantiles (origins, H, Q) in target units)},
+    each half of the tail calibrated on the other (`calibration.cross_fitted`)."""
+    run = runner(card, weights)
+    ids = card.series_ids()
+    by_name = {s.name: s for s in dataset.series}
+    rows, preds, truths = [], [], []
+    for ref in reference.series:
+        if ref.name not in ids:
+            raise DataError(f"{dataset.source}: the model has no series '{ref.name}'")
+        s = by_name[ref.name]
+        first = max(ref.n_train - 1, card.config.lookback - 1)
+        origins = np.arange(first, len(s) - reference.network.horizon)
+        raw, prep = raw_forecasts(card, run, s, ids[s.name], origins)
+        preds.append(raw)
+        truths.append(windows.targets(prep, card.network.horizon)[origins])
+        rows.append((s, origins, prep))
+    levels, mid = list(card.network.quantiles), card.network.median_index
+    crossed = calibration.cross_fitted(preds, truths, levels, mid)
+    return {
+        s.name: (o, windows.denormalise(q, s.values[o], prep.sigma[o], card.transform))
+        for (s, o, prep), q in zip(rows, crossed, strict=True)
+    }
+
+
+def runner(card: ModelCard, weights: dict[str, np.ndarray], engine_name: str = "auto") -> Runner:
+    """A function (windows, series id) -> normalised quantiles: the network of `card.network`
+    on the chosen engine. The one place a stored network is rebuilt."""
+    spec = card.network
     if engine_name not in ENGINES:
         raise ConfigError(f"--engine must be one of {', '.join(ENGINES)}")
-    n_q, mid = len(cfg["quantiles"]), cfg["quantiles"].index(0.5)
     if engine_name in ("auto", "numpy"):
 
         def run(x: np.ndarray, sid: int) -> np.ndarray:
-            ids = np.full(len(x), sid)
-            return engine.forward(weights, x, ids, cfg["layers"], cfg["horizon"], n_q, mid)
+            return engine.forward(spec, weights, x, np.full(len(x), sid))
 
         return run
     import torch
@@ -156,10 +176,7 @@ def runner(meta: dict, weights: dict[str, np.ndarray], engine_name: str = "auto"
     from lstm_forecast.model import LSTMForecaster
 
     device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    n_series = weights["embed.weight"].shape[0] if "embed.weight" in weights else 1
-    model = LSTMForecaster(
-        meta["n_inputs"], cfg["hidden"], cfg["layers"], cfg["horizon"], n_q, mid, n_series
-    ).to(device)
+    model = LSTMForecaster(spec).to(device)
     model.load_state_dict({k: torch.from_numpy(v) for k, v in weights.items()})
     model.eval()
 
@@ -231,16 +248,9 @@ def format_index(values: np.ndarray, frequency: str | None) -> np.ndarray:
 
 
 def _frame(
-    name: str,
-    s: Series,
-    origins: np.ndarray,
-    q: np.ndarray,
-    quantiles: list[float],
-    mid: int,
-    frequency: str | None,
-    with_origin: bool,
+    name: str, s: Series, origins: np.ndarray, q: np.ndarray, card: ModelCard, with_origin: bool
 ) -> pd.DataFrame:
-    horizon = q.shape[1]
+    horizon, frequency = q.shape[1], card.frequency
     extended = np.concatenate([s.index, future_index(s.index, frequency, horizon)])
     target_rows = origins[:, None] + np.arange(1, horizon + 1)[None, :]
     cols: dict[str, np.ndarray] = {"series": np.full(target_rows.size, name, dtype=object)}
@@ -248,8 +258,8 @@ def _frame(
         cols["origin"] = format_index(np.repeat(s.index[origins], horizon), frequency)
     cols["date"] = format_index(extended[target_rows].ravel(), frequency)
     cols["horizon"] = np.tile(np.arange(1, horizon + 1), len(origins))
-    cols["forecast"] = q[..., mid].ravel()
-    for j, level_q in enumerate(quantiles):
+    cols["forecast"] = q[..., card.network.median_index].ravel()
+    for j, level_q in enumerate(card.network.quantiles):
         cols[quantile_column(level_q)] = q[..., j].ravel()
     if with_origin:
         padded = np.concatenate([s.values, np.full(horizon, np.nan)])

@@ -2,8 +2,8 @@
 
 At every time step the LSTM's output feeds a linear head giving horizon x quantiles values in
 normalised units. Quantiles cannot cross: the median is free, and the others are the median
-plus or minus cumulative softplus increments. The numpy engine in `forecasting` reproduces this
-forward pass exactly from the same weights.
+plus or minus cumulative softplus increments. The numpy engine (`engine`) reproduces this
+forward pass exactly from the same weights. Both are built from a `spec.ModelSpec` alone.
 """
 
 from __future__ import annotations
@@ -11,35 +11,28 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-
-def embedding_dim(n_series: int) -> int:
-    """Width of the learned series-identity vector (none for a single series)."""
-    return 0 if n_series <= 1 else min(8, n_series)
+from lstm_forecast.spec import ModelSpec
 
 
 class LSTMForecaster(nn.Module):
     """LSTM -> linear head -> non-crossing quantiles for every step of the horizon."""
 
-    def __init__(
-        self,
-        n_inputs: int,
-        hidden: int,
-        layers: int,
-        horizon: int,
-        n_quantiles: int,
-        median_index: int,
-        n_series: int = 1,
-        dropout: float = 0.0,
-    ) -> None:
+    def __init__(self, spec: ModelSpec) -> None:
         super().__init__()
-        self.horizon, self.n_quantiles, self.median_index = horizon, n_quantiles, median_index
-        emb = embedding_dim(n_series)
-        self.embed = nn.Embedding(n_series, emb) if emb else None
+        self.spec = spec
+        self.horizon, self.n_quantiles = spec.horizon, spec.n_quantiles
+        self.median_index = spec.median_index
+        emb = spec.embedding_dim
+        self.embed = nn.Embedding(spec.n_series, emb) if emb else None
         self.lstm = nn.LSTM(
-            n_inputs + emb, hidden, layers, batch_first=True, dropout=dropout if layers > 1 else 0.0
+            spec.n_inputs + emb,
+            spec.hidden,
+            spec.layers,
+            batch_first=True,
+            dropout=spec.dropout if spec.layers > 1 else 0.0,
         )
-        self.drop = nn.Dropout(dropout)
-        self.head = nn.Linear(hidden, horizon * n_quantiles)
+        self.drop = nn.Dropout(spec.dropout)
+        self.head = nn.Linear(spec.hidden, spec.horizon * spec.n_quantiles)
 
     def forward(self, x: torch.Tensor, series_ids: torch.Tensor | None = None) -> torch.Tensor:
         """x (batch, time, inputs) -> (batch, time, horizon, quantiles) normalised quantiles."""

@@ -26,11 +26,12 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from lstm_forecast import baselines, calibration, distributed, metrics, windows
+from lstm_forecast import calibration, distributed, windows
 from lstm_forecast.errors import ConfigError, DataError, Interrupted
 from lstm_forecast.loading import Dataset
 from lstm_forecast.model import LSTMForecaster, pinball
 from lstm_forecast.settings import TrainConfig
+from lstm_forecast.spec import ModelCard, ModelSpec, SeriesInfo, TrainingFigures
 
 EVAL_BATCH = 4096
 VAL_BATCH = 512  # segments per validation forward pass
@@ -49,12 +50,40 @@ class SeriesPart:
     val_origins: np.ndarray
 
 
+# Per series: (origins, quantile forecasts (origins, horizon, quantiles) in the target's units).
+Forecasts = dict[str, tuple[np.ndarray, np.ndarray]]
+
+
 @dataclass
 class TrainResult:
-    """Weights and metadata of a trained model, with how training went."""
+    """A trained model: its weights and card, and its forecasts on the validation tail (each
+    half of the tail calibrated on the other), which `evaluation` turns into the table."""
 
     weights: dict[str, np.ndarray]
-    meta: dict
+    card: ModelCard
+    validation: Forecasts
+
+    @property
+    def meta(self) -> dict:
+        """The card as the model file's JSON header holds it."""
+        return self.card.to_header()
+
+    @property
+    def record(self) -> dict:
+        """The headline figures of a run record: validation MASE of the model and the random
+        walk per step, the verdict, coverage, training speed, and `kept` with --keep-better."""
+        ev, tr = self.card.evaluation, self.card.training
+        out = {
+            "beats_naive": ev["beats_naive"],
+            "lstm_mase": ev["models"]["lstm"]["mase"],
+            "naive_mase": ev["models"]["naive"]["mase"],
+            "coverage": ev["models"]["lstm"]["coverage"],
+            "windows_per_s": tr.windows_per_s,
+            "epochs_run": tr.epochs_run,
+        }
+        if self.card.kept is not None:
+            out["kept"] = self.card.kept
+        return out
 
 
 @dataclass
@@ -130,22 +159,11 @@ def split(dataset: Dataset, config: TrainConfig, transform: str) -> list[SeriesP
 class Trainer:
     """Owns the model, optimiser and resident data for one training run."""
 
-    def __init__(
-        self, parts: list[SeriesPart], config: TrainConfig, device: torch.device, n_series: int
-    ) -> None:
+    def __init__(self, parts: list[SeriesPart], config: TrainConfig, device: torch.device) -> None:
         self.parts, self.config, self.device = parts, config, device
-        n_in = parts[0].prep.x.shape[1]
+        self.spec = ModelSpec.for_training(config, parts[0].prep.x.shape[1], len(parts))
         torch.manual_seed(config.seed)
-        self.model = LSTMForecaster(
-            n_in,
-            config.hidden,
-            config.layers,
-            config.horizon,
-            len(config.quantiles),
-            config.median_index,
-            n_series,
-            config.dropout,
-        ).to(device)
+        self.model = LSTMForecaster(self.spec).to(device)
         self.opt = torch.optim.AdamW(
             self.model.parameters(), lr=config.lr, weight_decay=config.weight_decay
         )
@@ -310,18 +328,19 @@ def train(
     checkpoint: Callable[[dict, dict], None] | None = None,
     resume_from: tuple[dict, dict] | None = None,
     init_weights: dict[str, np.ndarray] | None = None,
-    init_meta: dict | None = None,
+    init_card: ModelCard | None = None,
 ) -> TrainResult:
     """Train a model on `dataset`; the plain-Python entry point behind `lstm-forecast train`.
 
     `checkpoint(tensors, state)` is called when a signal stops training; `resume_from` takes
-    what it saved. `init_weights`/`init_meta` warm-start from an existing model (same transforms
-    and statistics), as `update` does.
+    what it saved. `init_weights`/`init_card` warm-start from an existing model (same transforms
+    and statistics), as `update` does. The card's validation table is left empty: the caller
+    scores `result.validation` (see `evaluation`).
     """
     torch.set_num_threads(_threads(threads))
     with distributed.process_group(resolve_device(device)) as dev:
         return _train(
-            dataset, config, dev, progress, checkpoint, resume_from, init_weights, init_meta
+            dataset, config, dev, progress, checkpoint, resume_from, init_weights, init_card
         )
 
 
@@ -344,15 +363,15 @@ def _train(
     checkpoint: Callable[[dict, dict], None] | None,
     resume_from: tuple[dict, dict] | None,
     init_weights: dict[str, np.ndarray] | None,
-    init_meta: dict | None,
+    init_card: ModelCard | None,
 ) -> TrainResult:
     transform = (
-        init_meta["transform"] if init_meta else windows.choose_transform(config.transform, dataset)
+        init_card.transform if init_card else windows.choose_transform(config.transform, dataset)
     )
     parts = split(dataset, config, transform)
-    if init_meta:
-        parts = _reuse_stats(parts, init_meta, dataset, config, transform)
-    trainer = Trainer(parts, config, dev, len(parts))
+    if init_card:
+        parts = _reuse_stats(parts, init_card, dataset, config, transform)
+    trainer = Trainer(parts, config, dev)
     if init_weights is not None:
         trainer.model.load_state_dict({k: torch.from_numpy(v) for k, v in init_weights.items()})
     state = LoopState(history=[])
@@ -407,38 +426,35 @@ def _train(
                 )
     seconds = time.perf_counter() - started
     trainer.model.load_state_dict(best)
-    calib, evaluation = _evaluate(trainer, dataset, config, transform)
+    calib, validation = _validation(trainer, dataset, transform)
     weights = {k: v.detach().float().cpu().numpy() for k, v in trainer.model.state_dict().items()}
-    meta = {
-        "config": config.to_dict(),
-        "transform": transform,
-        "target": dataset.target,
-        "date_column": dataset.date_column,
-        "feature_names": dataset.feature_names,
-        "frequency": dataset.frequency,
-        "n_inputs": int(parts[0].prep.x.shape[1]),
-        "series": [
-            _series_meta(s, p) for s, p in zip(_trained(dataset, parts), parts, strict=True)
-        ],
-        "calibration": calib,
-        "evaluation": evaluation,
-        "data_hash": data_hash(dataset),
-        "training": {
-            "epochs_run": state.epoch,
-            "best_epoch": state.best_epoch + 1,
-            "best_val_loss": state.best_loss,
-            "history": state.history,
-            "seconds": round(seconds, 3),
-            "windows": windows_done,
-            "windows_per_s": round(windows_done / seconds, 1) if seconds > 0 else None,
-            "device": dev.type,
-            "threads": torch.get_num_threads(),
-            "processes": trainer.world,
-        },
-        "torch_version": torch.__version__,
-        "skipped_series": [s.name for s in dataset.series if s.name not in {p.name for p in parts}],
-    }
-    return TrainResult(weights, meta)
+    card = ModelCard(
+        network=trainer.spec,
+        config=config,
+        transform=transform,
+        target=dataset.target,
+        date_column=dataset.date_column,
+        feature_names=dataset.feature_names,
+        frequency=dataset.frequency,
+        series=[_series_info(s, p) for s, p in zip(_trained(dataset, parts), parts, strict=True)],
+        calibration=calib,
+        data_hash=data_hash(dataset),
+        training=TrainingFigures(
+            epochs_run=state.epoch,
+            best_epoch=state.best_epoch + 1,
+            best_val_loss=state.best_loss,
+            history=state.history,
+            seconds=round(seconds, 3),
+            windows=windows_done,
+            windows_per_s=round(windows_done / seconds, 1) if seconds > 0 else None,
+            device=dev.type,
+            threads=torch.get_num_threads(),
+            processes=trainer.world,
+        ),
+        torch_version=torch.__version__,
+        skipped_series=[s.name for s in dataset.series if s.name not in {p.name for p in parts}],
+    )
+    return TrainResult(weights, card, validation)
 
 
 def _trained(dataset: Dataset, parts: list[SeriesPart]) -> list:
@@ -446,36 +462,29 @@ def _trained(dataset: Dataset, parts: list[SeriesPart]) -> list:
     return [by_name[p.name] for p in parts]
 
 
-def _series_meta(series, part: SeriesPart) -> dict:
+def _series_info(series, part: SeriesPart) -> SeriesInfo:
     dated = np.issubdtype(series.index.dtype, np.datetime64)
     last = str(series.index[-1].astype("datetime64[s]")) if dated else int(series.index[-1])
     first = str(series.index[0].astype("datetime64[s]")) if dated else int(series.index[0])
-    return {
-        "name": part.name,
-        "rows": len(series),
-        "n_train": part.n_train,
-        "first": first,
-        "last": last,
-        "stats": part.stats,
-    }
+    return SeriesInfo(part.name, len(series), part.n_train, first, last, part.stats)
 
 
 def _reuse_stats(
-    parts: list[SeriesPart], meta: dict, dataset: Dataset, config: TrainConfig, transform: str
+    parts: list[SeriesPart], card: ModelCard, dataset: Dataset, config: TrainConfig, transform: str
 ) -> list[SeriesPart]:
     """Warm start: the model's series in its own order, inputs built with its stored statistics."""
     have = {p.name: p for p in parts}
-    missing = [s["name"] for s in meta["series"] if s["name"] not in have]
-    if missing or len(have) != len(meta["series"]):
-        known = ", ".join(s["name"] for s in meta["series"])
+    missing = [s.name for s in card.series if s.name not in have]
+    if missing or len(have) != len(card.series):
+        known = ", ".join(s.name for s in card.series)
         raise DataError(
             f"{dataset.source}: the data's series ({', '.join(have)}) are not the model's ({known})"
         )
     by_name = {s.name: s for s in dataset.series}
     ordered = []
-    for stored in meta["series"]:
-        p = have[stored["name"]]
-        p.stats = stored["stats"]
+    for stored in card.series:
+        p = have[stored.name]
+        p.stats = stored.stats
         p.prep = windows.prepare(by_name[p.name], p.stats, transform, config.calendar)
         p.targets = windows.targets(p.prep, config.horizon)
         ordered.append(p)
@@ -514,62 +523,24 @@ def _load_checkpoint(trainer: Trainer, tensors: dict, saved: dict) -> None:
     trainer.opt.load_state_dict({"state": state, "param_groups": saved["param_groups"]})
 
 
-def _evaluate(
-    trainer: Trainer, dataset: Dataset, config: TrainConfig, transform: str
-) -> tuple[dict, dict]:
-    """Calibrate on the validation tail, then set the model beside baselines there.
+def _validation(
+    trainer: Trainer, dataset: Dataset, transform: str
+) -> tuple[calibration.Calibration, Forecasts]:
+    """Calibrate on the validation tail; forecast it, cross-fitted, in the target's units.
 
-    The stored calibration is fitted on the whole tail; the table is cross-fitted (each half of
-    the tail scored with the calibration fitted on the other half), so that calibrating on the
-    tail does not flatter the scores reported for it.
+    The stored calibration is fitted on the whole tail; the forecasts returned for scoring are
+    cross-fitted (each half of the tail calibrated on the other half), so that calibrating on
+    the tail does not flatter the scores reported for it.
     """
-    mid, horizon = config.median_index, config.horizon
+    quantiles, mid = trainer.config.quantiles, trainer.config.median_index
     preds = [trainer.predict_origins(i, p.val_origins) for i, p in enumerate(trainer.parts)]
     truths = [p.targets[p.val_origins] for p in trainer.parts]
-    calib = calibration.fit(np.concatenate(preds), np.concatenate(truths), config.quantiles, mid)
-    crossed = calibration.cross_fitted(preds, truths, config.quantiles, mid)
-    season = baselines.season_length(dataset.frequency)
-    use_season = season is not None and all(season < p.n_train for p in trainer.parts)
+    calib = calibration.fit(np.concatenate(preds), np.concatenate(truths), quantiles, mid)
+    crossed = calibration.cross_fitted(preds, truths, quantiles, mid)
     by_name = {s.name: s for s in dataset.series}
-    cols: dict[str, list[np.ndarray]] = {}
+    forecasts = {}
     for p, pred in zip(trainer.parts, crossed, strict=True):
-        values, o = by_name[p.name].values, p.val_origins
-        q = windows.denormalise(pred, values[o], p.prep.sigma[o], transform)
-        forecasts = {
-            "lstm": q[..., mid],
-            "naive": baselines.naive(values, o, horizon),
-            "drift": baselines.drift(values, o, horizon),
-        }
-        if use_season:
-            forecasts["seasonal_naive"] = baselines.seasonal_naive(values, o, horizon, season)
-        extra = {
-            "_actual": values[o[:, None] + np.arange(1, horizon + 1)[None, :]],
-            "_origin": np.repeat(values[o][:, None], horizon, 1),
-            "_scale": np.full((len(o), horizon), metrics.naive_scale(values[: p.n_train])),
-            "_lower": q[..., 0],
-            "_upper": q[..., -1],
-        }
-        for name, f in {**forecasts, **extra}.items():
-            cols.setdefault(name, []).append(f)
-    data = {k: np.concatenate(v) for k, v in cols.items()}
-    actual, origin, scale = data.pop("_actual"), data.pop("_origin"), data.pop("_scale")
-    lower, upper = data.pop("_lower"), data.pop("_upper")
-    steps = range(horizon)
-    table: dict = {
-        "horizon": list(range(1, horizon + 1)),
-        "origins": int(actual.shape[0]),
-        "interval": [config.quantiles[0], config.quantiles[-1]],
-        "models": {},
-    }
-    for name, f in data.items():
-        per_step = [
-            metrics.point_scores(actual[:, h], f[:, h], origin[:, h], scale[:, h]) for h in steps
-        ]
-        table["models"][name] = {key: [row[key] for row in per_step] for key in per_step[0]}
-    table["models"]["lstm"]["coverage"] = [
-        metrics.coverage(actual[:, h], lower[:, h], upper[:, h]) for h in steps
-    ]
-    model_mase = np.mean(table["models"]["lstm"]["mase"])
-    table["beats_naive"] = bool(model_mase < 0.995 * np.mean(table["models"]["naive"]["mase"]))
-    table["shrink"] = calib["shrink"]
-    return calib, table
+        o = p.val_origins
+        q = windows.denormalise(pred, by_name[p.name].values[o], p.prep.sigma[o], transform)
+        forecasts[p.name] = (o, q)
+    return calib, forecasts

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import os
 import shutil
 import subprocess
@@ -10,12 +11,19 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+from scipy import stats
+
+from lstm_forecast.loading import Dataset, Series
 
 ROOT = Path(__file__).resolve().parent.parent
 DATA = Path(__file__).resolve().parent / "data"
 MSFT = ROOT / "data" / "msft.csv"
 BOKEH = DATA / "bokeh_stocks.csv.gz"
 GOOG = DATA / "goog_yahoo.csv"
+
+# The models the shared fixtures (conftest.py) train once per session.
+WALK_CONFIG = dict(lookback=24, horizon=3, hidden=16, layers=1, epochs=4, patience=10, seed=0)
+GLOBAL_CONFIG = dict(lookback=30, horizon=4, hidden=16, layers=2, epochs=2, seed=0)
 
 # Two cores: one torch thread per process keeps parallel subprocesses from thrashing.
 os.environ.setdefault("OMP_NUM_THREADS", "1")
@@ -161,3 +169,23 @@ def write_older_and_newer(folder: Path) -> tuple[Path, Path]:
     """The same random walk twice: the first 1,200 rows (old.csv), and all 1,300 (new.csv)."""
     prices = random_walk_prices(1300, seed=8)
     return write_prices(folder / "old.csv", prices[:1200]), write_prices(folder / "new.csv", prices)
+
+
+def memory_dataset(values: np.ndarray, features: np.ndarray | None = None) -> Dataset:
+    """A one-series plain sequence (row numbers for dates), with optional feature columns."""
+    index = np.arange(len(values))
+    feats = np.zeros((len(values), 0)) if features is None else features
+    names = [] if features is None else [f"f{j}" for j in range(feats.shape[1])]
+    return Dataset("mem", "value", None, names, None, [Series("value", index, values, feats)])
+
+
+def reference_dm(e_model: np.ndarray, e_base: np.ndarray, h: int) -> tuple[float, float]:
+    """Diebold-Mariano on squared errors, h-1 autocovariance lags, HLN correction, t(n-1)."""
+    d = e_model**2 - e_base**2
+    n = d.size
+    u = d - d.mean()
+    acov = np.array([np.dot(u[k:], u[: n - k]) / n for k in range(h)])
+    long_run = acov[0] + 2 * acov[1:].sum()
+    dm = d.mean() / math.sqrt(long_run / n)
+    hln = dm * math.sqrt((n + 1 - 2 * h + h * (h - 1) / n) / n)
+    return hln, 2 * stats.t.sf(abs(hln), df=n - 1)

@@ -1,4 +1,4 @@
-"""Walk-forward backtests: metrics recomputed independently, the DM test, leakage, the report."""
+"""Walk-forward backtests: folds, leakage, metrics.json recomputed independently, the report."""
 
 from __future__ import annotations
 
@@ -13,13 +13,11 @@ import sys
 import numpy as np
 import pandas as pd
 import pytest
-from scipy import stats
 
-from helpers import ROOT, random_walk_prices, write_prices
-from lstm_forecast import api, backtest, report
+from helpers import ROOT, random_walk_prices, reference_dm, write_prices
+from lstm_forecast import api, report
 from lstm_forecast.backtest import BacktestConfig
 from lstm_forecast.errors import ConfigError, DataError
-from lstm_forecast.metrics import diebold_mariano
 from lstm_forecast.settings import TrainConfig
 
 TINY = dict(lookback=20, horizon=3, hidden=8, layers=1, epochs=2, patience=5, seed=0)
@@ -139,18 +137,6 @@ def test_baselines_are_recomputed_from_the_raw_data(walk, saved):
     assert fc.loc[fc["fold"] == 1, "scale"].to_numpy() == pytest.approx(scale, rel=1e-9)
 
 
-def reference_dm(e_model: np.ndarray, e_base: np.ndarray, h: int) -> tuple[float, float]:
-    """Diebold-Mariano on squared errors, h-1 autocovariance lags, HLN correction, t(n-1)."""
-    d = e_model**2 - e_base**2
-    n = d.size
-    u = d - d.mean()
-    acov = np.array([np.dot(u[k:], u[: n - k]) / n for k in range(h)])
-    long_run = acov[0] + 2 * acov[1:].sum()
-    dm = d.mean() / math.sqrt(long_run / n)
-    hln = dm * math.sqrt((n + 1 - 2 * h + h * (h - 1) / n) / n)
-    return hln, 2 * stats.t.sf(abs(hln), df=n - 1)
-
-
 def test_dm_statistic_matches_a_reference_on_the_errors_in_forecasts_csv(saved):
     metrics, fc = saved
     for entry in metrics["dm_test"]["by_horizon"]:
@@ -179,19 +165,14 @@ def test_a_pure_random_walk_shows_no_evidence_of_skill(saved):
     assert metrics["verdict"].startswith("No evidence of skill")
 
 
-@pytest.mark.parametrize(
-    ("mae", "stat", "p", "skill", "start"),
-    [
-        (12.0, -2.5, 0.01, True, "Evidence of skill"),
-        (12.0, -1.2, 0.2, False, "No evidence of skill over the random walk"),
-        (14.0, 3.0, 0.001, False, "No evidence of skill: significantly WORSE"),
-    ],
-)
-def test_verdict_needs_a_lower_mae_and_a_significant_dm_test(mae, stat, p, skill, start):
-    models = {"lstm": {"mae": mae}, "naive": {"mae": 13.0}}
-    dm = {"statistic": stat, "p_value": p, "horizon": 1, "n": 250}
-    got, text = backtest.verdict(models, dm)
-    assert got is skill and text.startswith(start) and f"p = {p:g}" in text
+def test_the_run_record_carries_the_verdict_and_the_headline_figures(walk):
+    _, result, _ = walk
+    record, metrics = result.record, result.metrics
+    assert record["skill"] is metrics["skill"] is False
+    assert record["lstm_mae"] == metrics["models"]["lstm"]["mae"]
+    assert record["naive_mae"] == metrics["models"]["naive"]["mae"]
+    assert record["rel_mae"] == pytest.approx(record["lstm_mae"] / record["naive_mae"])
+    assert record["dm_p_value"] is metrics["dm_test"]["p_value"]
 
 
 def test_data_after_an_origin_does_not_change_its_forecasts(tmp_path):
@@ -292,14 +273,3 @@ def test_series_ending_on_different_dates_share_one_calendar_cutoff():
     end_a, end_b = fit.rows["A"][1], fit.rows["B"][1]
     assert long.index[end_a] == short.index[end_b]  # B's fold starts earlier: A stops there too
     assert end_b == len(short) - 1 - 2 - 40 + 1
-
-
-@pytest.mark.parametrize("h", [1, 2, 3])
-def test_dm_statistic_matches_the_reference_on_generated_errors(h):
-    rng = np.random.default_rng(h)
-    base = rng.normal(0, 1.0, 300)
-    model = 0.9 * base + rng.normal(0, 0.3, 300)
-    stat, p = diebold_mariano(model, base, horizon=h)
-    ref_stat, ref_p = reference_dm(model, base, h)
-    assert stat == pytest.approx(ref_stat, rel=1e-12) and p == pytest.approx(ref_p, rel=1e-12)
-    assert math.isfinite(stat) and 0 < p < 1

@@ -59,10 +59,8 @@ def test_two_ranks_train_the_model_one_process_would(tmp_path):
     api.train(BOKEH, single, TrainConfig(**TINY), options, threads=1)
     two, _ = artifacts.load_model(model)
     one, _ = artifacts.load_model(single)
-    assert two["training"]["processes"] == 2 and one["training"]["processes"] == 1
-    assert two["training"]["best_val_loss"] == pytest.approx(
-        one["training"]["best_val_loss"], rel=0.05
-    )
+    assert two.training.processes == 2 and one.training.processes == 1
+    assert two.training.best_val_loss == pytest.approx(one.training.best_val_loss, rel=0.05)
     fc_two = api.predict(BOKEH, model, options=LoadOptions(series_col="Ticker"))
     fc_one = api.predict(BOKEH, single, options=LoadOptions(series_col="Ticker"))
     assert list(fc_two["series"]) == list(fc_one["series"])
@@ -107,4 +105,4 @@ def test_nproc_relaunches_the_command_under_torchrun(tmp_path):
     cmd += ["--model", str(model), "--nproc", "2", *args]
     done = subprocess.run(cmd, env=ENV, capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr
-    assert artifacts.load_model(model)[0]["training"]["processes"] == 2
+    assert artifacts.load_model(model)[0].training.processes == 2

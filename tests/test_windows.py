@@ -1,4 +1,4 @@
-"""Windowing, splitting and transforms: shapes, coverage, and no look-ahead."""
+"""Windowing and transforms: shapes, coverage, and no look-ahead."""
 
 from __future__ import annotations
 
@@ -6,16 +6,7 @@ import numpy as np
 import pytest
 
 from lstm_forecast import windows
-from lstm_forecast.loading import Dataset, Series
-from lstm_forecast.settings import TrainConfig
-from lstm_forecast.training import split
-
-
-def make_dataset(values: np.ndarray, features: np.ndarray | None = None) -> Dataset:
-    index = np.arange(len(values))
-    feats = np.zeros((len(values), 0)) if features is None else features
-    names = [] if features is None else [f"f{j}" for j in range(feats.shape[1])]
-    return Dataset("mem", "value", None, names, None, [Series("value", index, values, feats)])
+from lstm_forecast.loading import Series
 
 
 @pytest.mark.parametrize("offset", [0, 3, 15])
@@ -35,30 +26,6 @@ def test_windows_are_the_lookback_rows_ending_at_each_origin():
     assert w.shape == (3, 5, 2)
     np.testing.assert_array_equal(w[1], x[6:11])
     np.testing.assert_array_equal(w[2], x[15:20])
-
-
-def test_split_keeps_training_targets_out_of_the_validation_tail():
-    values = 100 + np.cumsum(np.random.default_rng(0).normal(size=500))
-    cfg = TrainConfig(lookback=30, horizon=5, val_size=0.2)
-    (part,) = split(make_dataset(values), cfg, "diff")
-    assert part.n_train == 400
-    first, last = part.train_origins
-    assert first == 29 and last + cfg.horizon == part.n_train - 1  # last target is row 399
-    assert part.val_origins[0] == part.n_train - 1  # first target at row 400, in the tail
-    assert part.val_origins[-1] + cfg.horizon == len(values) - 1
-
-
-def test_fitted_statistics_ignore_everything_after_the_training_part():
-    rng = np.random.default_rng(1)
-    values = 50 * np.exp(np.cumsum(rng.normal(0, 0.01, 600)))
-    volume = rng.uniform(1e6, 2e6, (600, 1))
-    cfg = TrainConfig(lookback=20, horizon=3, val_size=0.25)
-    base = split(make_dataset(values, volume), cfg, "log-return")[0].stats
-    changed_values, changed_volume = values.copy(), volume.copy()
-    changed_values[450:] *= rng.uniform(0.2, 5.0, 150)
-    changed_volume[450:] *= 1000
-    other = split(make_dataset(changed_values, changed_volume), cfg, "log-return")[0].stats
-    assert other == base
 
 
 def test_targets_map_back_to_the_future_values_exactly():

@@ -1,0 +1,310 @@
+"""Scoring, for every evaluation: a long frame of forecasts in, metrics, a test and a verdict out.
+
+Every evaluation (the validation table `train` and `update` print and store, `--keep-better`,
+`backtest`) builds one long pandas frame and hands it here, in the spirit of utilsforecast's
+`evaluate`. One row per series, origin, horizon step and model:
+
+    series, origin, horizon, model, origin_value, actual, scale, forecast, q<level>...
+
+`origin_value` is the series' value at the origin (for directional accuracy), `scale` the
+MASE denominator of the row's series (the in-sample MAE of the one-step naive forecast on the
+rows the model was fitted on), and `q10`, `q50`, ... the quantile forecasts of models that make
+them (NaN for the others). The baselines are rows of the same frame, so a new model, with or
+without quantile columns, is scored by the same code: interval scores are computed for every
+model with quantiles. Every model's rows must cover the same (series, origin, horizon) points
+as the random walk's (`naive`).
+
+Skill, one definition everywhere: the model (`lstm`) has skill over the random walk when its
+MAE, pooled over every series, origin and step, is below the random walk's on the same points
+AND the Diebold-Mariano test at the first horizon step rejects equal accuracy in its favour at
+the 5% level (two-sided p < 0.05 with a negative statistic; squared-error loss, HLN-corrected,
+Student's t with n - 1 degrees of freedom, the loss differentials in order of series, then
+origin). `beats_naive` in the validation table and `skill` in a backtest's metrics.json are
+this verdict; `verdict` returns it with plain sentences saying why.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from lstm_forecast import baselines, metrics
+from lstm_forecast.forecasting import quantile_column
+from lstm_forecast.loading import Dataset
+from lstm_forecast.spec import ModelCard
+
+MODEL, RANDOM_WALK = "lstm", "naive"
+SKILL_P = 0.05
+KEYS = ["series", "origin", "horizon"]
+COLUMNS = ["series", "origin", "horizon", "model", "origin_value", "actual", "scale", "forecast"]
+BACKTEST_BASELINES = ("naive", "drift", "mean", "seasonal_naive")
+VALIDATION_BASELINES = ("naive", "drift", "seasonal_naive")
+TABLE_METRICS = ("mae", "rmse", "mase", "directional_accuracy", "coverage")
+QUANTILE_COLUMN = re.compile(r"q(\d+(?:\.\d+)?)")
+
+
+def quantile_columns(frame: pd.DataFrame) -> dict[str, float]:
+    """{column: quantile level} of the frame's quantile columns, by level."""
+    found = {}
+    for col in frame.columns:
+        if match := QUANTILE_COLUMN.fullmatch(col):
+            found[col] = float(match.group(1)) / 100
+    return dict(sorted(found.items(), key=lambda item: item[1]))
+
+
+def series_frame(
+    name: str,
+    values: np.ndarray,
+    origins: np.ndarray,
+    quantiles: np.ndarray,
+    levels: Sequence[float],
+    scale: float,
+    *,
+    names: Sequence[str],
+    season: int | None,
+    interval: bool,
+    log: bool,
+) -> pd.DataFrame:
+    """The long frame of one series: the model's quantile forecasts (origins, H, Q) in target
+    units, with the named baselines from the same origins and steps. `origin` is the row.
+
+    `interval` gives the random walk its empirical interval at `levels` (`log`: from log
+    changes); `season` is the seasonal naive's period (left out when None).
+    """
+    n, horizon = quantiles.shape[:2]
+    mid = list(levels).index(0.5)
+    cols = [quantile_column(q) for q in levels]
+    target = origins[:, None] + np.arange(1, horizon + 1)[None, :]
+    common = {
+        "series": np.full(n * horizon, name, dtype=object),
+        "origin": np.repeat(origins, horizon),
+        "horizon": np.tile(np.arange(1, horizon + 1), n),
+    }
+    shared = {
+        "origin_value": np.repeat(values[origins], horizon),
+        "actual": values[target].ravel(),
+        "scale": np.full(n * horizon, scale),
+    }
+    models = {MODEL: (quantiles[..., mid], quantiles)}
+    bands = levels if interval else None
+    models |= baselines.forecasts(
+        values, origins, horizon, names, season=season, quantiles=bands, log=log
+    )
+    blocks = []
+    for model, (points, bands) in models.items():
+        block = {**common, "model": model, **shared, "forecast": points.ravel()}
+        for j, col in enumerate(cols):
+            block[col] = bands[..., j].ravel() if bands is not None else np.nan
+        blocks.append(pd.DataFrame(block))
+    return pd.concat(blocks, ignore_index=True)
+
+
+def validation_frame(
+    dataset: Dataset,
+    reference: ModelCard,
+    forecasts: dict[str, tuple[np.ndarray, np.ndarray]],
+    model: ModelCard | None = None,
+    steps: int | None = None,
+) -> pd.DataFrame:
+    """The long frame of a validation tail: a model's forecasts {series: (origins, quantiles)}
+    (`model`, by default the `reference` itself), its first `steps` horizon steps, beside the
+    VALIDATION_BASELINES, every scale from the reference's training rows.
+    """
+    model = model or reference
+    n_train = {s.name: s.n_train for s in reference.series}
+    season = baselines.season_length(dataset.frequency)
+    if season is not None and not all(season < n for n in n_train.values()):
+        season = None
+    by_name = {s.name: s for s in dataset.series}
+    frames = []
+    for name, (origins, q) in forecasts.items():
+        values = by_name[name].values
+        frames.append(
+            series_frame(
+                name,
+                values,
+                origins,
+                q[:, :steps],
+                model.network.quantiles,
+                metrics.naive_scale(values[: n_train[name]]),
+                names=VALIDATION_BASELINES,
+                season=season,
+                interval=False,
+                log=False,
+            )
+        )
+    return pd.concat(frames, ignore_index=True)
+
+
+# ---------------------------------------------------------------------------------------------
+# metrics
+
+
+def score(frame: pd.DataFrame) -> dict:
+    """{"models": metrics of every model, pooled and per horizon step, "dm_test": the model
+    against the random walk}."""
+    qcols = quantile_columns(frame)
+    naive = frame.loc[frame["model"] == RANDOM_WALK, [*KEYS, "forecast"]]
+    if naive.empty:
+        raise ValueError("the frame has no random-walk (naive) rows to score against")
+    rows = frame.merge(
+        naive.rename(columns={"forecast": "_rw"}), on=KEYS, how="left", validate="many_to_one"
+    )
+    models = {}
+    for name, own in rows.groupby("model", sort=False):
+        present = {c: q for c, q in qcols.items() if own[c].notna().any()}
+        by_h = [
+            {"horizon": int(h), **_scores(at, present)}
+            for h, at in own.groupby("horizon", sort=True)
+        ]
+        models[name] = {**_scores(own, present), "by_horizon": by_h}
+    steps = sorted(int(h) for h in naive["horizon"].unique())
+    return {"models": models, "dm_test": dm_test(frame, steps)}
+
+
+def _scores(rows: pd.DataFrame, quantiles: dict[str, float]) -> dict:
+    """Point metrics of `rows`, interval metrics too when it has `quantiles` {column: level}."""
+    a, f = rows["actual"].to_numpy(), rows["forecast"].to_numpy()
+    o, scale, rw = (rows[c].to_numpy() for c in ("origin_value", "scale", "_rw"))
+    ok = np.isfinite(f)
+    out = {
+        "n": int(ok.sum()),
+        **metrics.point_scores(a, f, o, scale),
+        "mape": metrics.mape(a, f),
+        "smape": metrics.smape(a, f),
+        "rel_mae": _ratio(metrics.mae(a, f), metrics.mae(a[ok], rw[ok])),
+        "up_rate": metrics.up_rate(a[ok], o[ok]),
+    }
+    if quantiles:
+        levels = list(quantiles.values())
+        q = rows[list(quantiles)].to_numpy()
+        lo, hi = q[:, 0], q[:, -1]
+        out["coverage"] = metrics.coverage(a, lo, hi)
+        out["pinball"] = metrics.pinball(a, q, levels)
+        out["interval_score"] = metrics.interval_score(a, lo, hi, 1 - (levels[-1] - levels[0]))
+    return out
+
+
+def _ratio(x: float, y: float) -> float:
+    return x / y if y and math.isfinite(y) else math.nan
+
+
+def errors_at(frame: pd.DataFrame, model: str, horizon: int) -> np.ndarray:
+    """Forecast errors (actual - forecast) of a model at one step, ordered by series, origin."""
+    rows = frame[(frame["model"] == model) & (frame["horizon"] == horizon)]
+    rows = rows.sort_values(["series", "origin"], kind="stable")
+    return (rows["actual"] - rows["forecast"]).to_numpy()
+
+
+def dm_test(frame: pd.DataFrame, steps: list[int]) -> dict:
+    """Diebold-Mariano (HLN) of the model against the random walk on squared errors."""
+    by_h = []
+    for h in steps:
+        e_model, e_base = errors_at(frame, MODEL, h), errors_at(frame, RANDOM_WALK, h)
+        stat, p = metrics.diebold_mariano(e_model, e_base, horizon=int(h))
+        by_h.append({"horizon": int(h), "statistic": stat, "p_value": p, "n": len(e_model)})
+    head = by_h[0]
+    return {
+        "model": MODEL,
+        "baseline": RANDOM_WALK,
+        "loss": "squared error",
+        "horizon": head["horizon"],
+        "statistic": head["statistic"],
+        "p_value": head["p_value"],
+        "n": head["n"],
+        "by_horizon": by_h,
+    }
+
+
+def verdict(models: dict, dm: dict) -> tuple[bool, str]:
+    """(skill, plain sentences): skill needs a lower MAE than the random walk's AND a
+    significant DM test in the model's favour (see the module docstring)."""
+    m, rw = models[MODEL]["mae"], models[RANDOM_WALK]["mae"]
+    stat, p = dm["statistic"], dm["p_value"]
+    side = "below" if m < rw else "above"
+    numbers = (
+        f"the LSTM's MAE {m:.4g} is {abs(m / rw - 1):.2%} {side} the random walk's {rw:.4g}; "
+        f"Diebold-Mariano at horizon {dm['horizon']}: statistic {stat:.2f}, p = {p:.3g}, "
+        f"n = {dm['n']}."
+    )
+    if not math.isfinite(stat):
+        numbers = (
+            f"at horizon {dm['horizon']} the LSTM's forecasts are the random walk's (it fell "
+            f"back on tomorrow = today), so there is nothing to test (n = {dm['n']})."
+        )
+    if m < rw and stat < 0 and p < SKILL_P:
+        return True, f"Evidence of skill over the random walk: {numbers}"
+    if stat > 0 and p < SKILL_P:
+        return False, f"No evidence of skill: significantly WORSE than the random walk: {numbers}"
+    return False, (
+        f"No evidence of skill over the random walk (tomorrow = today): {numbers} Skill needs "
+        f"a lower MAE and p below {SKILL_P}; treat the point forecasts as no better than the "
+        f"last value."
+    )
+
+
+# ---------------------------------------------------------------------------------------------
+# the three evaluations
+
+
+def summarise(frame: pd.DataFrame) -> dict:
+    """A backtest's metrics: pooled, per series, and the verdict (metrics.json's keys)."""
+    pooled = score(frame)
+    skill, text = verdict(pooled["models"], pooled["dm_test"])
+    per_series = {name: score(rows) for name, rows in frame.groupby("series", sort=False)}
+    return {**pooled, "verdict": text, "skill": skill, "series": per_series}
+
+
+def validation_table(frame: pd.DataFrame, shrink: list[float]) -> dict:
+    """The validation table a model stores (`meta["evaluation"]`): per model and horizon step
+    the TABLE_METRICS, the verdict as `beats_naive`, the DM test and the median's shrinkage."""
+    scores = score(frame)
+    skill, text = verdict(scores["models"], scores["dm_test"])
+    levels = list(quantile_columns(frame).values())
+    model = scores["models"][MODEL]
+    return {
+        "horizon": [h["horizon"] for h in model["by_horizon"]],
+        "origins": int(model["by_horizon"][0]["n"]),
+        "interval": [levels[0], levels[-1]],
+        "models": {
+            name: {key: [h[key] for h in m["by_horizon"]] for key in TABLE_METRICS if key in m}
+            for name, m in scores["models"].items()
+        },
+        "beats_naive": skill,
+        "verdict": text,
+        "dm_test": scores["dm_test"],
+        "shrink": shrink,
+    }
+
+
+@dataclass
+class Comparison:
+    """`--keep-better`: which model to keep, by the model's pooled MASE on the same points."""
+
+    kept: str  # "new" or "old"
+    new_mase: float
+    old_mase: float
+    new_skill: bool  # each model's verdict against the random walk
+    old_skill: bool
+
+
+def compare(new: pd.DataFrame, old: pd.DataFrame) -> Comparison:
+    """Score two models' frames of the same points; the new one is kept when its MASE is no
+    higher than the old one's."""
+    points = [f.loc[f["model"] == MODEL, KEYS].reset_index(drop=True) for f in (new, old)]
+    if not points[0].equals(points[1]):
+        raise ValueError("the two models were not scored on the same points")
+    a, b = score(new), score(old)
+    new_mase, old_mase = a["models"][MODEL]["mase"], b["models"][MODEL]["mase"]
+    return Comparison(
+        "new" if new_mase <= old_mase else "old",
+        new_mase,
+        old_mase,
+        verdict(a["models"], a["dm_test"])[0],
+        verdict(b["models"], b["dm_test"])[0],
+    )

@@ -1,0 +1,79 @@
+"""The Python API end to end: honest validation verdicts, results a run record is made from,
+the caller's options left alone, --keep-better."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+
+from helpers import BOKEH, WALK_CONFIG, sine, write_sequence
+from lstm_forecast import api, artifacts
+from lstm_forecast.loading import LoadOptions
+from lstm_forecast.settings import TrainConfig
+
+
+def test_random_walk_is_not_claimed_as_skill(walk_model):
+    _, result = walk_model
+    evaluation = result.meta["evaluation"]
+    assert evaluation["beats_naive"] is False
+    lstm, naive = evaluation["models"]["lstm"]["mae"], evaluation["models"]["naive"]["mae"]
+    assert np.mean(lstm) >= 0.99 * np.mean(naive)
+    assert evaluation["verdict"].startswith("No evidence of skill")
+    assert evaluation["dm_test"]["baseline"] == "naive"
+
+
+def test_sine_wave_is_learned_far_better_than_naive(tmp_path):
+    path = write_sequence(tmp_path / "sine.csv", sine(1500, period=40.0), name="sinewave")
+    model = tmp_path / "sine.lstm"
+    cfg = TrainConfig(lookback=40, horizon=1, hidden=32, layers=1, epochs=25, patience=25, seed=0)
+    result = api.train(path, model, cfg, threads=1)
+    ev = result.meta["evaluation"]
+    assert ev["beats_naive"] is True
+    assert ev["models"]["lstm"]["mase"][0] < 0.25 * ev["models"]["naive"]["mase"][0]
+    assert ev["verdict"].startswith("Evidence of skill") and ev["dm_test"]["p_value"] < 0.05
+    fc = api.predict(path, model)
+    assert fc["date"].tolist() == [1500]
+    np.testing.assert_allclose(fc["forecast"].iloc[0], np.sin(2 * np.pi * 1500 / 40), atol=0.05)
+
+
+def test_the_run_record_comes_from_the_result(walk_model):
+    _, result = walk_model
+    ev, tr = result.meta["evaluation"], result.meta["training"]
+    assert result.record == {
+        "beats_naive": ev["beats_naive"],
+        "lstm_mase": ev["models"]["lstm"]["mase"],
+        "naive_mase": ev["models"]["naive"]["mase"],
+        "coverage": ev["models"]["lstm"]["coverage"],
+        "windows_per_s": tr["windows_per_s"],
+        "epochs_run": tr["epochs_run"],
+    }
+    assert "kept" not in result.meta  # only --keep-better says which model it kept
+
+
+def test_the_callers_load_options_are_left_alone(walk_file, walk_model, tmp_path):
+    model, _ = walk_model
+    options = LoadOptions(max_gap=3)
+    before = dataclasses.replace(options)
+    api.train(walk_file, tmp_path / "m.lstm", TrainConfig(**{**WALK_CONFIG, "epochs": 1}), options)
+    api.predict(walk_file, model, options=options)
+    assert options == before
+
+
+def test_keep_better_keeps_the_new_model_when_it_scores_alike(walk_file, tmp_path):
+    model = tmp_path / "m.lstm"
+    config = TrainConfig(**{**WALK_CONFIG, "epochs": 1})
+    api.train(walk_file, model, config, threads=1)
+    said: list[str] = []
+    again = api.train(walk_file, model, config, threads=1, keep_better=True, notify=said.append)
+    assert again.card.kept == "new" and again.record["kept"] == "new"
+    (line,) = [x for x in said if x.startswith("keep-better")]
+    new_score, old_score = (part.split()[-1].rstrip(")") for part in line.split(","))
+    assert new_score == old_score and "new model replaces" in line
+    assert artifacts.load_model(model)[0].kept == "new"
+
+
+def test_a_series_too_short_is_skipped_with_a_warning():
+    ds = api.load_data(BOKEH, LoadOptions(min_rows=200))
+    assert [s.name for s in ds.series] == ["AAPL", "GOOG", "IBM", "MSFT"]
+    assert any("FB" in w for w in ds.warnings)

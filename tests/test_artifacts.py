@@ -1,0 +1,138 @@
+"""Model files and checkpoints: round trips, refusal of anything not ours, atomic writes, locks."""
+
+from __future__ import annotations
+
+import json
+import os
+import pickle
+
+import numpy as np
+import pytest
+
+from lstm_forecast import artifacts
+from lstm_forecast.errors import BusyError, ModelFileError
+
+
+def test_a_model_round_trips_bit_for_bit(walk_model, tmp_path):
+    path, result = walk_model
+    card, weights = artifacts.load_model(path)
+    assert weights.keys() == result.weights.keys()
+    for key, value in result.weights.items():
+        np.testing.assert_array_equal(weights[key], value)
+        assert weights[key].dtype == np.float32
+    again = tmp_path / "again.lstm"
+    artifacts.save_model(again, weights, card)
+    assert again.read_bytes() == path.read_bytes()
+    assert json.dumps(card.evaluation) == json.dumps(result.card.evaluation)  # NaN != NaN
+    assert card.created == result.card.created
+
+
+class _Boom:
+    def __reduce__(self):
+        return (open, (os.environ["MARKER"], "w"))
+
+
+def test_a_pickle_is_refused_and_never_executed(tmp_path, monkeypatch):
+    marker = tmp_path / "executed"
+    monkeypatch.setenv("MARKER", str(marker))
+    bad = tmp_path / "evil.lstm"
+    bad.write_bytes(pickle.dumps(_Boom()))
+    with pytest.raises(ModelFileError, match="not a lstm-forecast model file"):
+        artifacts.load_model(bad)
+    assert not marker.exists()
+
+
+@pytest.mark.parametrize(
+    ("content", "words"),
+    [
+        (pickle.dumps({"weights": [1, 2, 3]}), "not a lstm-forecast model file"),
+        (os.urandom(5000), "not a lstm-forecast model file"),
+        (b"", "too short"),
+        (b"\x10\x00\x00\x00\x00\x00\x00\x00{not json at all", "unreadable header"),
+    ],
+)
+def test_foreign_files_are_refused(tmp_path, content, words):
+    bad = tmp_path / "bad.lstm"
+    bad.write_bytes(content)
+    with pytest.raises(ModelFileError, match=words) as caught:
+        artifacts.load_model(bad)
+    assert str(bad) in str(caught.value)
+
+
+def test_a_truncated_model_is_refused(walk_model, tmp_path):
+    path, _ = walk_model
+    blob = path.read_bytes()
+    for size in (len(blob) // 2, len(blob) - 1):
+        cut = tmp_path / "cut.lstm"
+        cut.write_bytes(blob[:size])
+        with pytest.raises(ModelFileError, match=r"damaged|not a lstm-forecast"):
+            artifacts.load_model(cut)
+
+
+def test_weights_that_do_not_fit_the_network_are_refused(walk_model, tmp_path):
+    path, _ = walk_model
+    card, weights = artifacts.load_model(path)
+    bad = tmp_path / "bad.lstm"
+    artifacts.save_model(bad, {**weights, "head.bias": np.zeros(2, "float32")}, card)
+    with pytest.raises(ModelFileError, match="weights do not fit its network"):
+        artifacts.load_model(bad)
+
+
+def test_missing_files_folders_and_checkpoints_are_not_models(walk_model, tmp_path):
+    with pytest.raises(ModelFileError, match="no such model file"):
+        artifacts.load_model(tmp_path / "none.lstm")
+    with pytest.raises(ModelFileError, match="is a directory"):
+        artifacts.load_model(tmp_path)
+    ckpt = tmp_path / "m.lstm.ckpt"
+    artifacts.save_checkpoint(ckpt, {"x": np.arange(3.0)}, {"loop": {"epoch": 2}})
+    with pytest.raises(ModelFileError, match="not a lstm-forecast model file"):
+        artifacts.load_model(ckpt)
+    path, _ = walk_model
+    with pytest.raises(ModelFileError, match="not a lstm-forecast checkpoint file"):
+        artifacts.load_checkpoint(path)
+
+
+def test_a_checkpoint_round_trips(tmp_path):
+    ckpt = artifacts.checkpoint_path(tmp_path / "m.lstm")
+    assert ckpt.name == "m.lstm.ckpt"
+    tensors = {"model.w": np.arange(6, dtype="float32").reshape(2, 3), "opt.0.step": np.array(4.0)}
+    artifacts.save_checkpoint(ckpt, tensors, {"loop": {"epoch": 3}, "data_hash": "abc"})
+    state, got = artifacts.load_checkpoint(ckpt)
+    assert state["loop"] == {"epoch": 3} and state["data_hash"] == "abc"
+    assert state["format_version"] == artifacts.CHECKPOINT_VERSION == 1
+    for key, value in tensors.items():
+        np.testing.assert_array_equal(got[key], value)
+
+
+def test_atomic_write_replaces_whole_files_and_leaves_no_temporary_file(tmp_path):
+    target = tmp_path / "out.csv"
+    artifacts.atomic_write(target, "first\n")
+    target.chmod(0o640)
+    artifacts.atomic_write(target, b"second\n")
+    assert target.read_text() == "second\n"
+    assert target.stat().st_mode & 0o777 == 0o640  # an existing file keeps its permissions
+    assert [p.name for p in tmp_path.iterdir()] == ["out.csv"]
+    with pytest.raises(ModelFileError, match="does not exist"):
+        artifacts.atomic_write(tmp_path / "missing" / "x.csv", "x")
+
+
+def test_paths_that_cannot_take_a_file_are_refused(tmp_path):
+    with pytest.raises(ModelFileError, match="is a directory"):
+        artifacts.check_writable(tmp_path)
+    with pytest.raises(ModelFileError, match="does not exist"):
+        artifacts.check_writable(tmp_path / "nope" / "m.lstm")
+    artifacts.check_writable(tmp_path / "m.lstm")  # a new file in an existing folder is fine
+
+
+def test_a_held_lock_is_busy(tmp_path):
+    from filelock import FileLock
+
+    model = tmp_path / "m.lstm"
+    with (
+        FileLock(f"{model}.lock"),
+        pytest.raises(BusyError, match="another run"),
+        artifacts.model_lock(model, wait=0.0),
+    ):
+        pass
+    with artifacts.model_lock(model):  # free again
+        assert (tmp_path / "m.lstm.lock").exists()

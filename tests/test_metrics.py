@@ -1,0 +1,81 @@
+"""Accuracy measures on arrays small enough to check by hand, and the DM test against a
+reference implementation."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+
+from helpers import reference_dm
+from lstm_forecast import metrics
+from lstm_forecast.metrics import diebold_mariano
+
+A = np.array([12.0, 9.0, 13.0, 15.0])  # actuals
+F = np.array([11.0, 10.0, 13.0, 11.0])  # forecasts: errors 1, -1, 0, 4
+ORIGIN = np.array([10.0, 10.0, 12.0, 12.0])  # origin values
+
+
+def test_point_scores_by_hand():
+    got = metrics.point_scores(A, F, ORIGIN, np.full(4, 2.0))
+    assert got["mae"] == pytest.approx((1 + 1 + 0 + 4) / 4)
+    assert got["rmse"] == pytest.approx(math.sqrt((1 + 1 + 0 + 16) / 4))
+    assert got["mase"] == pytest.approx(1.5 / 2)
+    # moves called: +1 (actual +2, hit), none (left out), +1 (+1, hit), -1 (+3, miss)
+    assert got["directional_accuracy"] == pytest.approx(2 / 3)
+
+
+def test_percentage_errors_by_hand():
+    assert metrics.mape(A, F) == pytest.approx(100 * (1 / 12 + 1 / 9 + 0 + 4 / 15) / 4)
+    assert metrics.smape(A, F) == pytest.approx(100 * (2 / 23 + 2 / 19 + 0 + 8 / 26) / 4)
+    assert metrics.mape(np.array([0.0, 2.0]), np.array([1.0, 1.0])) == pytest.approx(50.0)
+
+
+def test_missing_values_are_left_out():
+    f = F.copy()
+    f[3] = np.nan
+    assert metrics.mae(A, f) == pytest.approx(2 / 3)
+    assert math.isnan(metrics.mae(A, np.full(4, np.nan)))
+    assert metrics.directional_accuracy(A, f, ORIGIN) == pytest.approx(1.0)
+
+
+def test_naive_scale_is_the_in_sample_naive_mae():
+    history = np.array([1.0, 3.0, 2.0, 6.0])
+    assert metrics.naive_scale(history) == pytest.approx((2 + 1 + 4) / 3)
+    assert metrics.naive_scale(history, season=2) == pytest.approx((1 + 3) / 2)
+    assert math.isnan(metrics.naive_scale(history[:1]))
+
+
+def test_a_forecast_that_calls_no_move_has_no_directional_accuracy():
+    assert math.isnan(metrics.directional_accuracy(A, ORIGIN, ORIGIN))
+    assert metrics.up_rate(A, ORIGIN) == pytest.approx(3 / 4)
+
+
+def test_interval_measures_by_hand():
+    lower, upper = np.array([0.0, 2.5, 3.0]), np.array([2.0, 3.0, 3.0])
+    assert metrics.coverage(np.array([1.0, 2.0, 3.0]), lower, upper) == pytest.approx(2 / 3)
+    # actual 1 against quantiles 0, 1, 3 at 0.1, 0.5, 0.9: losses 0.1, 0, 0.2
+    assert metrics.pinball(np.array([1.0]), np.array([[0.0, 1.0, 3.0]]), [0.1, 0.5, 0.9]) == (
+        pytest.approx(0.3 / 3)
+    )
+    # width 2 each; 5 is 3 above (+ 2/0.2 * 3), -1 is 1 below (+ 2/0.2 * 1)
+    got = metrics.interval_score(np.array([1.0, 5.0, -1.0]), np.zeros(3), np.full(3, 2.0), 0.2)
+    assert got == pytest.approx((2 + 32 + 12) / 3)
+
+
+@pytest.mark.parametrize("h", [1, 2, 3])
+def test_dm_statistic_matches_the_reference_on_generated_errors(h):
+    rng = np.random.default_rng(h)
+    base = rng.normal(0, 1.0, 300)
+    model = 0.9 * base + rng.normal(0, 0.3, 300)
+    stat, p = diebold_mariano(model, base, horizon=h)
+    ref_stat, ref_p = reference_dm(model, base, h)
+    assert stat == pytest.approx(ref_stat, rel=1e-12) and p == pytest.approx(ref_p, rel=1e-12)
+    assert math.isfinite(stat) and 0 < p < 1
+
+
+def test_dm_has_nothing_to_test_without_a_loss_differential():
+    e = np.random.default_rng(0).normal(size=50)
+    assert all(math.isnan(x) for x in diebold_mariano(e, e.copy()))  # identical forecasts
+    assert all(math.isnan(x) for x in diebold_mariano(e[:2], e[:2] + 1))  # too few points
