@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pandas as pd
 
-from lstm_forecast.backtest import MODEL, RANDOM_WALK
+from lstm_forecast.evaluation import MODEL, RANDOM_WALK
 from lstm_forecast.formats import MODEL_LABELS
 
 if TYPE_CHECKING:

@@ -22,8 +22,8 @@ from rich.table import Table
 
 from lstm_forecast import plots
 from lstm_forecast.artifacts import atomic_write
-from lstm_forecast.backtest import MODEL, RANDOM_WALK
 from lstm_forecast.errors import ConfigError
+from lstm_forecast.evaluation import MODEL, RANDOM_WALK
 from lstm_forecast.formats import MODEL_LABELS, number
 from lstm_forecast.render import stderr_console
 
