@@ -4,11 +4,15 @@ the caller's options left alone, --keep-better."""
 from __future__ import annotations
 
 import dataclasses
+import os
+import signal
 
 import numpy as np
+import pytest
 
 from helpers import BOKEH, WALK_CONFIG, sine, write_sequence
 from lstm_forecast import api, artifacts
+from lstm_forecast.errors import Interrupted
 from lstm_forecast.loading import LoadOptions
 from lstm_forecast.settings import TrainConfig
 
@@ -77,3 +81,26 @@ def test_a_series_too_short_is_skipped_with_a_warning():
     ds = api.load_data(BOKEH, LoadOptions(min_rows=200))
     assert [s.name for s in ds.series] == ["AAPL", "GOOG", "IBM", "MSFT"]
     assert any("FB" in w for w in ds.warnings)
+
+
+def test_a_signal_saves_a_checkpoint_and_resume_ends_with_the_uninterrupted_model(
+    walk_file, tmp_path
+):
+    config = TrainConfig(**{**WALK_CONFIG, "epochs": 3, "patience": 10})
+    model = tmp_path / "m.lstm"
+
+    def stop_after_first_epoch(progress) -> None:
+        if progress.epoch == 1:
+            os.kill(os.getpid(), signal.SIGTERM)  # caught by training, between batches
+
+    with pytest.raises(Interrupted, match="--resume") as caught:
+        api.train(walk_file, model, config, threads=1, progress=stop_after_first_epoch)
+    assert caught.value.exit_code == 128 + signal.SIGTERM
+    ckpt = artifacts.checkpoint_path(model)
+    assert ckpt.exists() and not model.exists()
+    assert artifacts.load_checkpoint(ckpt)[0]["loop"]["epoch"] == 1
+    resumed = api.train(walk_file, model, config, threads=1, resume=True)
+    assert not ckpt.exists() and resumed.card.training.epochs_run == 3
+    straight = api.train(walk_file, tmp_path / "straight.lstm", config, threads=1)
+    for key, value in straight.weights.items():
+        np.testing.assert_array_equal(resumed.weights[key], value)
