@@ -25,7 +25,15 @@ class ConfigError(ForecastError):
 
 
 class BusyError(ForecastError):
-    """Another run holds the lock on the model: try again later (EX_TEMPFAIL)."""
+    """Another run holds a lock (the model's, or a database file's writer lock): try again
+    later (EX_TEMPFAIL)."""
+
+    exit_code = 75
+
+
+class Unavailable(ForecastError):
+    """A database server cannot be reached now (refused, timed out, shutting down): try again
+    later (EX_TEMPFAIL)."""
 
     exit_code = 75
 

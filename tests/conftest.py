@@ -1,6 +1,9 @@
-"""Shared fixtures: the installed CLI, and models trained once per session."""
+"""Shared fixtures: the installed CLI, models trained once per session, a throwaway PostgreSQL
+server and an empty database of each kind."""
 
 from __future__ import annotations
+
+import uuid
 
 import pytest
 
@@ -14,6 +17,9 @@ from helpers import (
 )
 from lstm_forecast import api
 from lstm_forecast.settings import TrainConfig
+from postgres import Server, binaries
+
+DATABASE_KINDS = ["postgresql", "sqlite", "duckdb"]
 
 
 @pytest.fixture
@@ -43,3 +49,30 @@ def global_model(tmp_path_factory):
     path = tmp_path_factory.mktemp("global") / "stocks.lstm"
     result = api.train(BOKEH, path, TrainConfig(**GLOBAL_CONFIG), threads=1)
     return path, result
+
+
+@pytest.fixture(scope="session")
+def postgres_server():
+    """One PostgreSQL server for the whole run, stopped and removed at the end."""
+    bindir = binaries()
+    if bindir is None:
+        pytest.skip("no PostgreSQL server installed (initdb not found): apt-get install postgresql")
+    server = Server(bindir)
+    try:
+        server.start()
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture(params=DATABASE_KINDS)
+def database_url(request, tmp_path) -> str:
+    """The URL of a new, empty database of each kind (with its password, for PostgreSQL)."""
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'test.db'}"
+    if request.param == "duckdb":
+        return f"duckdb:///{tmp_path / 'test.duckdb'}"
+    server = request.getfixturevalue("postgres_server")
+    name = f"t_{uuid.uuid4().hex[:12]}"
+    server.sql(f"CREATE DATABASE {name}")
+    return server.url(name)

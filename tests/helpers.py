@@ -189,3 +189,57 @@ def reference_dm(e_model: np.ndarray, e_base: np.ndarray, h: int) -> tuple[float
     dm = d.mean() / math.sqrt(long_run / n)
     hln = dm * math.sqrt((n + 1 - 2 * h + h * (h - 1) / n) / n)
     return hln, 2 * stats.t.sf(abs(hln), df=n - 1)
+
+
+def run_sql(url: str, *statements: str) -> list[tuple]:
+    """Run statements on a database with its own driver, committed; the last one's rows."""
+    kind, _, rest = url.partition("://")
+    if kind.startswith("postgresql"):
+        import psycopg
+
+        conn = psycopg.connect(url, autocommit=True)
+    elif kind == "sqlite":
+        import sqlite3
+
+        conn = sqlite3.connect(rest[1:], isolation_level=None)
+    else:
+        import duckdb
+
+        conn = duckdb.connect(rest[1:])
+    try:
+        rows: list[tuple] = []
+        for statement in statements:
+            cur = conn.execute(statement)
+            rows = [tuple(r) for r in cur.fetchall()] if cur.description else []
+        return rows
+    finally:
+        conn.close()
+
+
+def forecast_rows(
+    series: list[str], origins: int, horizon: int = 5, model: str = "m1", value: float = 0.0
+) -> pd.DataFrame:
+    """A predict-like frame: every series, `origins` daily origins, `horizon` steps each."""
+    days = pd.bdate_range("2024-01-02", periods=origins + horizon)
+    o = np.repeat(np.arange(origins), horizon)
+    h = np.tile(np.arange(1, horizon + 1), origins)
+    one = pd.DataFrame({"origin": days[o], "date": days[o + h], "horizon": h})
+    one["forecast"] = value + h - 1.0
+    one["q10"], one["q90"] = one["forecast"] - 1.0, one["forecast"] + 1.0
+    frames = [one.assign(model=model, series=name) for name in series]
+    columns = ["model", "series", "origin", "date", "horizon", "forecast", "q10", "q90"]
+    return pd.concat(frames, ignore_index=True)[columns]
+
+
+def hold_duckdb(path, seconds: float) -> subprocess.Popen:
+    """Another process with the DuckDB file open for writing for `seconds`."""
+    code = (
+        "import duckdb, sys, time\n"
+        "con = duckdb.connect(sys.argv[1])\nprint('open', flush=True)\n"
+        "time.sleep(float(sys.argv[2]))\ncon.close()\n"
+    )
+    child = subprocess.Popen(
+        [sys.executable, "-c", code, str(path), str(seconds)], stdout=subprocess.PIPE, text=True
+    )
+    assert child.stdout.readline().strip() == "open"
+    return child

@@ -1,0 +1,127 @@
+"""Parquet: one file, or a folder of them (hive-partitioned like `ticker=AAPL/part-0.parquet`,
+where the partition key becomes a column, or plain), read with pyarrow's dataset API.
+
+Only the columns asked for are read, and a series filter is pushed down to pyarrow: partitions
+of other series are never opened, and row groups whose statistics exclude the series are
+skipped. Rows stream in batches. Writing goes through a temporary file renamed into place.
+"""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from lstm_forecast.artifacts import atomic_write
+from lstm_forecast.errors import DataError
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+BATCH_ROWS = 65_536
+
+
+def is_parquet(path: str | Path) -> bool:
+    """A Parquet file (by its magic bytes) or a folder holding any `*.parquet` file."""
+    path = Path(path)
+    if path.is_dir():
+        return any(path.rglob("*.parquet"))
+    try:
+        with open(path, "rb") as fh:
+            return fh.read(4) == b"PAR1"
+    except OSError:
+        return False
+
+
+def column_names(path: str | Path) -> list[str]:
+    """The columns of a file or dataset (partition keys included), without reading rows."""
+    return list(_dataset(path).schema.names)
+
+
+def read_batches(
+    path: str | Path,
+    columns: Sequence[str] | None = None,
+    *,
+    series_column: str | None = None,
+    series: Sequence[str] | None = None,
+    batch_rows: int = BATCH_ROWS,
+) -> Iterator[pd.DataFrame]:
+    """Frames of at most `batch_rows`: only `columns` (all when None), and only the rows
+    whose `series_column` is one of `series` (all when None)."""
+    if series is not None and series_column is None:
+        raise ValueError("a series filter needs its column")
+    pa = _pyarrow()
+    dataset = _dataset(path)
+    names = dataset.schema.names
+    wanted = [*(columns or []), *([series_column] if series_column else [])]
+    if missing := [c for c in wanted if c not in names]:
+        raise DataError(
+            f"{path}: no column {', '.join(missing)} (the columns are {', '.join(names)})"
+        )
+    where = None
+    if series is not None:
+        where = _series_filter(path, dataset.schema, series_column, series)
+    try:
+        for batch in dataset.to_batches(columns=columns, filter=where, batch_size=batch_rows):
+            yield batch.to_pandas(date_as_object=False)
+    except (pa.ArrowException, OSError) as exc:
+        raise DataError(f"{path}: unreadable Parquet data ({_short(exc)})") from None
+
+
+def write_parquet(path: str | Path, frame: pd.DataFrame) -> None:
+    """Write `frame` (without its index) as one Parquet file, atomically."""
+    pa = _pyarrow()
+    import pyarrow.parquet as pq
+
+    buffer = io.BytesIO()
+    pq.write_table(pa.Table.from_pandas(frame, preserve_index=False), buffer)
+    atomic_write(path, buffer.getvalue())
+
+
+def _dataset(path: str | Path) -> Any:
+    pa = _pyarrow()
+    import pyarrow.dataset as ds
+
+    if not Path(path).exists():
+        raise DataError(f"{path}: no such file or folder")
+    try:
+        dataset = ds.dataset(str(path), format="parquet", partitioning="hive")
+    except (pa.ArrowException, OSError) as exc:
+        raise DataError(f"{path}: not a Parquet file or dataset ({_short(exc)})") from None
+    if not dataset.files:
+        raise DataError(f"{path}: no Parquet files in this folder")
+    return dataset
+
+
+def _series_filter(path: str | Path, schema: Any, column: str | None, series: Sequence[str]):
+    """`column IN series`, the values in the column's own type (a partition key of digits
+    is read as a number)."""
+    pa = _pyarrow()
+    import pyarrow.compute as pc
+    import pyarrow.dataset as ds
+
+    kind = schema.field(column).type
+    values: Any = [str(s) for s in series]
+    if not (pa.types.is_string(kind) or pa.types.is_large_string(kind)):
+        try:
+            values = pc.cast(pa.array(values), kind)
+        except pa.ArrowException:
+            raise DataError(
+                f"{path}: --series {', '.join(values)} do not fit column {column} ({kind})"
+            ) from None
+    return ds.field(column).isin(values)
+
+
+def _short(exc: BaseException) -> str:
+    return " ".join(str(exc).split())[:200]
+
+
+def _pyarrow() -> Any:
+    try:
+        import pyarrow as pa
+    except ImportError:
+        raise DataError(
+            "reading or writing Parquet needs pyarrow (pip install 'lstm-forecast[parquet]')"
+        ) from None
+    return pa
