@@ -30,6 +30,7 @@ from lstm_forecast import baselines, calibration, distributed, metrics, windows
 from lstm_forecast.errors import ConfigError, DataError, Interrupted
 from lstm_forecast.loading import Dataset
 from lstm_forecast.model import LSTMForecaster, pinball
+from lstm_forecast.optim import AdamW
 from lstm_forecast.settings import TrainConfig
 
 EVAL_BATCH = 4096
@@ -146,9 +147,7 @@ class Trainer:
             n_series,
             config.dropout,
         ).to(device)
-        self.opt = torch.optim.AdamW(
-            self.model.parameters(), lr=config.lr, weight_decay=config.weight_decay
-        )
+        self.opt = AdamW(self.model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
         self.quantiles = torch.tensor(config.quantiles, device=device)
         offsets = np.cumsum([0] + [len(p.prep.y) for p in parts])
         self.offsets = offsets[:-1]
