@@ -30,6 +30,7 @@ from lstm_forecast import calibration, distributed, windows
 from lstm_forecast.errors import ConfigError, DataError, Interrupted
 from lstm_forecast.loading import Dataset
 from lstm_forecast.model import LSTMForecaster, pinball
+from lstm_forecast.optim import AdamW
 from lstm_forecast.settings import TrainConfig
 from lstm_forecast.spec import ModelCard, ModelSpec, SeriesInfo, TrainingFigures
 
@@ -164,9 +165,7 @@ class Trainer:
         self.spec = ModelSpec.for_training(config, parts[0].prep.x.shape[1], len(parts))
         torch.manual_seed(config.seed)
         self.model = LSTMForecaster(self.spec).to(device)
-        self.opt = torch.optim.AdamW(
-            self.model.parameters(), lr=config.lr, weight_decay=config.weight_decay
-        )
+        self.opt = AdamW(self.model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
         self.quantiles = torch.tensor(config.quantiles, device=device)
         offsets = np.cumsum([0] + [len(p.prep.y) for p in parts])
         self.offsets = offsets[:-1]
