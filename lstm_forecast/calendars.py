@@ -209,7 +209,11 @@ class Calendar:
 
 
 class Future(NamedTuple):
-    """Forecast timestamps (datetime64[ns], as the data writes time) and a note about them."""
+    """Forecast timestamps and a note about them.
+
+    `index` is naive datetime64[ns] on the data's own clock: the zone its naive stamps are in,
+    or the zone of tz-aware ones.
+    """
 
     index: np.ndarray
     note: str | None = None
@@ -324,9 +328,7 @@ def _bars(
     phase, closing, inside = cal.bar_layout(stamps, step)
     bars = cal.next_bars(int(stamps[-1]), steps, step, phase, closing)
     out = pd.DatetimeIndex(bars.astype("datetime64[ns]"), tz="UTC")
-    out = out.tz_convert(recent.tz or zone)
-    if recent.tz is None:
-        out = out.tz_localize(None)
+    out = out.tz_convert(recent.tz or zone).tz_localize(None)  # the data's own wall clock
     read = "read as" if tz is None and recent.tz is None else "converted from"
     note = f"intraday times {read} {recent.tz or zone} time to fit {cal.code} sessions ({cal.tz})"
     if inside < 0.5:

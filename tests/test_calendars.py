@@ -146,6 +146,13 @@ def test_utc_stamps_are_placed_in_the_exchange_sessions_and_stay_utc():
     assert "converted from UTC" in out.note
 
 
+def test_tz_aware_stamps_come_back_on_their_own_clock():
+    history = bars(pd.bdate_range("2018-11-19", "2018-11-21"), "15:30", "21:55", "5min")
+    out = calendars.future_index(history.tz_localize("Europe/Paris"), "5min", 2, "XNYS")
+    assert stamps(out.index) == ["2018-11-23 15:30", "2018-11-23 15:35"]
+    assert "converted from Europe/Paris" in out.note
+
+
 def test_stamps_outside_the_sessions_are_pointed_out():
     history = bars(pd.bdate_range("2018-11-19", "2018-11-21"), "14:30", "20:55", "5min")
     note = calendars.future_index(history, "5min", 3, "XNYS").note
