@@ -145,9 +145,11 @@ def _write_log(
     import json
     import time
 
+    from lstm_forecast.db_url import redact
+
     record = {
         "command": argv[0] if argv else None,
-        "argv": argv,
+        "argv": [redact(a) for a in argv],  # a database URL's password is never stored
         "start": timestamp(started),
         "end": timestamp(time.time()),
         "seconds": round(time.time() - started, 3),
