@@ -434,10 +434,14 @@ def tune(
     SQLite file MODEL.tune.db and the model's file name): `trials` is their total, and only
     one writes the model for a given best trial.
     """
+    from lstm_forecast.db_url import optional_module, redact
+
+    optional_module("optuna", "tune", "tune needs")
     from lstm_forecast import tune_outcome, tuning
-    from lstm_forecast.db_url import redact
     from lstm_forecast.training import resolve_device
 
+    if str(data) == "-":
+        raise ConfigError("tune reads DATA twice (to search, then to train the best): give a file")
     base = config or TrainConfig()
     model_path = Path(model_path)
     settings_path = Path(settings_path or f"{model_path}.toml")
@@ -464,7 +468,7 @@ def tune(
     loaded = {k: v for k, v in asdict(opts).items() if k in _LOAD_SETTINGS and v is not None}
     if loaded.get("series"):
         loaded["series"] = ",".join(loaded["series"])
-    with artifacts.model_lock(model_path, wait):
+    with artifacts.model_lock(model_path, wait), _stopped_while("writing the best model"):
         return tune_outcome.conclude(
             tuning.open_study(url, name, setup, trials),
             setup,
@@ -489,3 +493,19 @@ _LOAD_SETTINGS = (
     "series",
     "max_gap",
 )
+
+
+@contextlib.contextmanager
+def _stopped_while(doing: str):
+    """A signal while `doing`: say that nothing was written (training's message speaks of a
+    checkpoint, which only `train` saves)."""
+    from lstm_forecast.errors import Interrupted
+
+    try:
+        yield
+    except Interrupted as exc:
+        raise Interrupted(
+            f"tune stopped by a signal while {doing}; nothing was written, run the same "
+            f"command again to finish",
+            exc.exit_code,
+        ) from None

@@ -123,16 +123,26 @@ def prepare(
     holdout = BacktestConfig(folds=1, step=plan.holdout or max(1, n // 5))
     inner = BacktestConfig(folds=plan.folds, step=plan.step or max(1, n // 10))
     least = backtest.min_train_rows(replace(base, lookback=search_space.LOOKBACK[0]))
-    need = holdout.step + h + inner.folds * inner.step + h + least
-    short = [s for s in dataset.series if len(s) < need]
-    if short:
-        raise DataError(
-            f"{dataset.source}: series '{short[0].name}' has {len(short[0])} rows; the untouched "
-            f"stretch (--holdout {holdout.step} origins + --horizon {h}), the folds inside the "
-            f"tuning span (--folds {inner.folds} x --step {inner.step} origins + --horizon {h}) "
-            f"and a first training part of at least {least} rows need {need}"
-        )
-    backtest.check_length(dataset, base, holdout)  # the defaults are scored on it too
+    stretch = f"the untouched stretch (--holdout {holdout.step} origins + --horizon {h})"
+    needs = [
+        (
+            holdout.step + h + inner.folds * inner.step + h + least,
+            f"{stretch}, the folds inside the tuning span (--folds {inner.folds} x --step "
+            f"{inner.step} origins + --horizon {h}) and a first training part of at least "
+            f"{least} rows",
+        ),
+        (  # the default settings are fitted before the stretch too
+            holdout.step + h + backtest.min_train_rows(base),
+            f"{stretch} and the {backtest.min_train_rows(base)} training rows of the default "
+            f"settings (--lookback {base.lookback}) before it",
+        ),
+    ]
+    for need, what in needs:
+        for s in dataset.series:
+            if len(s) < need:
+                raise DataError(
+                    f"{dataset.source}: series '{s.name}' has {len(s)} rows; {what} need {need}"
+                )
     cut = backtest.plan_fits(dataset, base, holdout)[0].rows
     span = backtest.rows_of(dataset, cut)
     first_rows = min(int(backtest.fold_origins(len(s), base, inner)[0, 0]) + 1 for s in span.series)
