@@ -287,6 +287,8 @@ def open_study(url: str, name: str, setup: Setup, trials: int) -> optuna.Study:
                 storage=storage,
                 study_name=name,
                 direction="minimize",
+                # No sampler seed: each process draws from its own entropy, so workers and
+                # restarts never replay one another's points (trials seed training by number).
                 sampler=optuna.samplers.TPESampler(n_startup_trials=startup),
                 pruner=optuna.pruners.PercentilePruner(
                     PRUNE_PERCENTILE, n_startup_trials=startup, n_min_trials=startup
