@@ -72,10 +72,13 @@ class TrainResult:
     @property
     def record(self) -> dict:
         """The headline figures of a run record: validation MASE of the model and the random
-        walk per step, the verdict, coverage, training speed, and `kept` with --keep-better."""
+        walk per step, the verdict of the point forecast and of the intervals, coverage, training
+        speed, and `kept` with --keep-better."""
         ev, tr = self.card.evaluation, self.card.training
         out = {
             "beats_naive": ev["beats_naive"],
+            "interval_skill": ev.get("interval_skill"),
+            "coverage_tests_pass": ev.get("coverage_tests_pass"),
             "lstm_mase": ev["models"]["lstm"]["mase"],
             "naive_mase": ev["models"]["naive"]["mase"],
             "coverage": ev["models"]["lstm"]["coverage"],

@@ -35,6 +35,7 @@ MIN_FIT_RETURNS = 100  # fewer training returns than this: no GARCH band (NaN)
 BACKCAST_ROWS = 75  # arch's backcast: an EWMA(0.94) of the first 75 squared residuals
 RISKMETRICS_LAMBDA = 0.94
 MAX_SERIES = 50
+BASELINES = ("garch", "ewma")  # the interval baselines, by their model names
 
 
 @dataclass(frozen=True)
@@ -176,6 +177,23 @@ def ewma_quantiles(
     sd = np.sqrt(sigma2[origins][:, None] * steps[None, :])
     z = np.array([NormalDist().inv_cdf(q) for q in quantiles])
     return _to_prices(prices, origins, np.zeros_like(sd), sd, z)
+
+
+def interval_baselines(
+    prices: np.ndarray,
+    n_train: int,
+    origins: np.ndarray,
+    horizon: int,
+    quantiles: Sequence[float],
+) -> dict[str, np.ndarray]:
+    """{"garch": (O, H, Q), "ewma": (O, H, Q)} price quantiles of both bands, each fitted on
+    the first `n_train` prices only; a band that cannot be made (too few training rows, GARCH
+    not converging) is left out."""
+    bands = {
+        "garch": garch_quantiles(prices, n_train, origins, horizon, quantiles),
+        "ewma": ewma_quantiles(prices, n_train, origins, horizon, quantiles),
+    }
+    return {name: q for name, q in bands.items() if np.isfinite(q).any()}
 
 
 def sample_series(names: Sequence[str], max_series: int = MAX_SERIES) -> list[str]:

@@ -22,7 +22,8 @@ from lstm_forecast.settings import TrainConfig
 
 TINY = dict(lookback=20, horizon=3, hidden=8, layers=1, epochs=2, patience=5, seed=0)
 PLAN = dict(folds=2, step=30)
-BASELINES = ["naive", "drift", "mean", "seasonal_naive"]
+BASELINES = ["naive", "drift", "mean", "seasonal_naive", "garch", "ewma"]
+BANDED = ("lstm", "naive", "garch", "ewma")  # the models with quantile columns
 N = 400
 
 
@@ -58,8 +59,8 @@ def test_metrics_json_has_the_documented_schema(saved):
     for name, m in metrics["models"].items():
         assert point | {"up_rate", "by_horizon"} <= set(m)
         assert [h["horizon"] for h in m["by_horizon"]] == [1, 2, 3]
-        has_interval = {"coverage", "pinball", "interval_score"} <= set(m)
-        assert has_interval == (name in ("lstm", "naive"))
+        has_interval = {"coverage", "pinball", "interval_score", "crps", "intervals"} <= set(m)
+        assert has_interval == (name in BANDED)
     assert metrics["models"]["naive"]["directional_accuracy"] is None
     assert {"statistic", "p_value", "n", "horizon", "by_horizon"} <= set(metrics["dm_test"])
     assert set(metrics["series"]["Close"]["models"]) == set(metrics["models"])
@@ -71,7 +72,7 @@ def test_metrics_json_has_the_documented_schema(saved):
 def test_metrics_csv_has_a_row_per_model_and_step_plus_all(walk):
     _, _, folder = walk
     table = pd.read_csv(folder / "metrics.csv")
-    assert len(table) == 5 * 4
+    assert len(table) == 7 * 4  # 7 models x (3 steps + all)
     lstm = table[(table["model"] == "lstm") & (table["horizon"] == "all")]
     assert lstm["mae"].iloc[0] == pytest.approx(
         json.loads((folder / "metrics.json").read_text())["models"]["lstm"]["mae"]
@@ -83,7 +84,7 @@ def test_forecasts_csv_is_long_with_quantiles_where_a_model_has_them(saved):
     assert {"series", "origin", "date", "horizon", "model", "actual", "forecast"} <= set(fc)
     n_points = PLAN["folds"] * PLAN["step"] * TINY["horizon"]
     assert fc["model"].value_counts().to_dict() == {m: n_points for m in ["lstm", *BASELINES]}
-    for model in ("lstm", "naive"):
+    for model in BANDED:
         rows = fc[fc["model"] == model]
         assert rows[["q10", "q50", "q90"]].notna().all().all()
         assert (rows["q10"] <= rows["q90"]).all()
@@ -186,7 +187,7 @@ def test_data_after_an_origin_does_not_change_its_forecasts(tmp_path):
     b = run(write_prices(tmp_path / "b.csv", changed), plan).forecasts
     dates = pd.bdate_range("2010-01-04", periods=300).strftime("%Y-%m-%d")
     before = (a["origin"] <= dates[cut]).to_numpy()
-    assert before.sum() == 11 * TINY["horizon"] * 5
+    assert before.sum() == 11 * TINY["horizon"] * (len(BASELINES) + 1)
     cols = ["forecast", "q10", "q50", "q90"]
     pd.testing.assert_frame_equal(a.loc[before, cols], b.loc[before, cols])
     assert not np.allclose(a.loc[~before, "forecast"], b.loc[~before, "forecast"])

@@ -32,7 +32,16 @@ OPTS = (
     "--lookback 30 --horizon 3 --hidden 64 --layers 2 --epochs 60 --patience 500 --seed 0 "
     "--threads 1 --batch-size 8"
 ).split()
-FIGURES = ("beats_naive", "lstm_mase", "naive_mase", "coverage", "windows_per_s", "epochs_run")
+FIGURES = (
+    "beats_naive",
+    "interval_skill",
+    "coverage_tests_pass",
+    "lstm_mase",
+    "naive_mase",
+    "coverage",
+    "windows_per_s",
+    "epochs_run",
+)
 SMALL = "--lookback 20 --horizon 3 --hidden 8 --layers 1 --epochs 2 --threads 1".split()
 
 
@@ -323,6 +332,8 @@ def test_commands_return_the_figures_for_the_run_record(older_and_newer, tmp_pat
     ev, tr = meta["evaluation"], meta["training"]
     assert figures == {
         "beats_naive": ev["beats_naive"],
+        "interval_skill": ev["interval_skill"],
+        "coverage_tests_pass": ev["coverage_tests_pass"],
         "lstm_mase": ev["models"]["lstm"]["mase"],
         "naive_mase": ev["models"]["naive"]["mase"],
         "coverage": ev["models"]["lstm"]["coverage"],
