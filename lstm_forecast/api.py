@@ -25,7 +25,7 @@ import pandas as pd
 from lstm_forecast import artifacts, forecasting
 from lstm_forecast.errors import ConfigError, DataError, ForecastError
 from lstm_forecast.loading import Dataset, LoadOptions, load
-from lstm_forecast.settings import TrainConfig
+from lstm_forecast.settings import TrainConfig, loader_features
 from lstm_forecast.spec import ModelCard
 
 if TYPE_CHECKING:
@@ -54,7 +54,7 @@ def _train_options(options: LoadOptions | None, config: TrainConfig) -> LoadOpti
     opts = options or LoadOptions()
     return replace(
         opts,
-        features=config.features or opts.features,
+        features=loader_features(config.features) or opts.features,
         min_rows=config.lookback + config.horizon + 1,
         positive=config.transform == "log-return",
     )

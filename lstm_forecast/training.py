@@ -137,7 +137,9 @@ def split(dataset: Dataset, config: TrainConfig, transform: str) -> list[SeriesP
         first, last = lookback - 1, n_train - 1 - horizon
         if last < first:
             continue
-        stats = windows.fit_stats(s, n_train, transform, dataset.feature_names)
+        stats = windows.fit_stats(
+            s, n_train, transform, dataset.feature_names, config.features or None
+        )
         prep = windows.prepare(s, stats, transform, config.calendar)
         val = np.arange(max(n_train - 1, lookback - 1), n - horizon)
         parts.append(
