@@ -49,7 +49,7 @@ def _train_options(options: LoadOptions | None, config: TrainConfig) -> LoadOpti
     opts = options or LoadOptions()
     opts.features = config.features or opts.features
     opts.min_rows = config.lookback + config.horizon + 1
-    opts.positive = config.transform == "log-return"
+    opts.transform = config.transform
     return opts
 
 
@@ -80,6 +80,8 @@ def train(
     dataset = data if isinstance(data, Dataset) else load(data, _train_options(options, config))
     ckpt_path = artifacts.checkpoint_path(model_path)
     writer = distributed.rank() == 0
+    if writer and dataset is not data:
+        _warn(notify, dataset.warnings)
     with artifacts.model_lock(model_path, wait) if writer else contextlib.nullcontext():
         resume_from = _resume_state(ckpt_path, dataset, config) if resume else None
 
@@ -129,6 +131,7 @@ def update(
     with artifacts.model_lock(model_path, wait):  # read the model only once it is ours
         meta, weights = artifacts.load_model(model_path)
         dataset = load(data, _predict_options(options, meta))
+        _warn(notify, dataset.warnings)
         forecasting.check_compatible(meta, dataset)
         _require_new_rows(meta, dataset)
         settings = {**meta["config"], "epochs": epochs, "lr": meta["config"]["lr"] * lr_scale}
@@ -145,6 +148,13 @@ def update(
         result.meta["updated_from"] = meta.get("data_hash")
         _store(result, dataset, data, model_path, keep_better, notify)
     return result
+
+
+def _warn(notify: Callable[[str], None] | None, warnings: list[str]) -> None:
+    """Pass the loader's warnings (odd values, gaps, short series) on to the caller."""
+    if notify:
+        for warning in warnings:
+            notify(f"warning: {warning}")
 
 
 def _resume_state(ckpt_path: Path, dataset: Dataset, config: TrainConfig) -> tuple[dict, dict]:
@@ -281,7 +291,7 @@ def _predict_options(options: LoadOptions | None, meta: dict) -> LoadOptions:
         opts.target = meta["target"]
     opts.features = meta["feature_names"]
     opts.min_rows = 1
-    opts.positive = meta["transform"] == "log-return"
+    opts.transform = meta["transform"]
     return opts
 
 
