@@ -56,7 +56,7 @@ def _train_options(options: LoadOptions | None, config: TrainConfig) -> LoadOpti
         opts,
         features=config.features or opts.features,
         min_rows=config.lookback + config.horizon + 1,
-        positive=config.transform == "log-return",
+        transform=config.transform,
     )
 
 
@@ -87,6 +87,8 @@ def train(
     dataset = data if isinstance(data, Dataset) else load(data, _train_options(options, config))
     ckpt_path = artifacts.checkpoint_path(model_path)
     writer = distributed.rank() == 0
+    if writer and dataset is not data:
+        _warn(notify, dataset.warnings)
     with artifacts.model_lock(model_path, wait) if writer else contextlib.nullcontext():
         resume_from = _resume_state(ckpt_path, dataset, config) if resume else None
 
@@ -137,6 +139,7 @@ def update(
     with artifacts.model_lock(model_path, wait):  # read the model only once it is ours
         card, weights = artifacts.load_model(model_path)
         dataset = load(data, _predict_options(options, card))
+        _warn(notify, dataset.warnings)
         forecasting.check_compatible(card, dataset)
         _require_new_rows(card, dataset)
         config = replace(card.config, epochs=epochs, lr=card.config.lr * lr_scale)
@@ -153,6 +156,13 @@ def update(
         _score(result, dataset)
         _store(result, dataset, data, model_path, keep_better, notify)
     return result
+
+
+def _warn(notify: Callable[[str], None] | None, warnings: list[str]) -> None:
+    """Pass the loader's warnings (odd values, gaps, short series) on to the caller."""
+    if notify:
+        for warning in warnings:
+            notify(f"warning: {warning}")
 
 
 def _resume_state(ckpt_path: Path, dataset: Dataset, config: TrainConfig) -> tuple[dict, dict]:
@@ -286,7 +296,7 @@ def _predict_options(options: LoadOptions | None, card: ModelCard) -> LoadOption
         target=card.target if opts.target is None else opts.target,
         features=card.feature_names,
         min_rows=1,
-        positive=card.transform == "log-return",
+        transform=card.transform,
     )
 
 
