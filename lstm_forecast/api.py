@@ -13,7 +13,7 @@ artifacts -> forecasting -> evaluation) and raises only ForecastError subclasses
 from __future__ import annotations
 
 import contextlib
-import datetime as dt
+import time
 from collections.abc import Callable
 from dataclasses import asdict, replace
 from pathlib import Path
@@ -24,6 +24,7 @@ import pandas as pd
 
 from lstm_forecast import artifacts, forecasting
 from lstm_forecast.errors import ConfigError, DataError, ForecastError
+from lstm_forecast.formats import timestamp
 from lstm_forecast.loading import Dataset, LoadOptions, load
 from lstm_forecast.settings import TrainConfig
 from lstm_forecast.spec import ModelCard
@@ -203,7 +204,7 @@ def _store(
                 f"warning: series '{name}' is too short for a training and a validation part; "
                 f"left out of the model"
             )
-    card.created = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
+    card.created = timestamp(time.time())
     path = data.source if isinstance(data, Dataset) else str(data)
     card.source = {"path": path, **dataset.details}
     if keep_better:
@@ -318,8 +319,7 @@ def inspect(data: str | Path, options: LoadOptions | None = None) -> dict:
     def stamp(v) -> str | int:
         if not ds.dated:
             return int(v)
-        t = pd.Timestamp(v)
-        return t.date().isoformat() if daily else t.isoformat()
+        return timestamp(pd.Timestamp(v), date_only=daily)
 
     return {
         "source": ds.source,
