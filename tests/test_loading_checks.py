@@ -15,6 +15,7 @@ from helpers import (
     BOKEH,
     MSFT,
     PRICES_CSV,
+    broken_file_test,
     load_fails,
     loader_settings,
     random_walk_prices,
@@ -33,10 +34,7 @@ BROKEN = {
 }
 
 
-@pytest.mark.parametrize("case", list(BROKEN))
-def test_broken_file(tmp_path, case):
-    data, words = BROKEN[case]
-    load_fails(write_data(tmp_path, data), *words)
+test_broken_file = broken_file_test(BROKEN)
 
 
 def test_positive_prices_pass_the_positive_check(tmp_path):

@@ -5,7 +5,16 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
-from helpers import MSFT, PRICES_CSV, days_of, load_fails, read_data, stamps_of, write_data
+from helpers import (
+    MSFT,
+    PRICES_CSV,
+    broken_file_test,
+    days_of,
+    load_fails,
+    read_data,
+    stamps_of,
+    write_data,
+)
 from lstm_forecast.loading import LoadOptions, load
 
 BROKEN = {
@@ -27,10 +36,7 @@ BROKEN = {
 }
 
 
-@pytest.mark.parametrize("case", list(BROKEN))
-def test_broken_file(tmp_path, case):
-    data, words = BROKEN[case]
-    load_fails(write_data(tmp_path, data), *words)
+test_broken_file = broken_file_test(BROKEN)
 
 
 @pytest.mark.parametrize(

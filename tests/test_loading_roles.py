@@ -9,6 +9,7 @@ from helpers import (
     BOKEH,
     GOOG,
     PRICES_CSV,
+    broken_file_test,
     days_of,
     load_fails,
     read_data,
@@ -30,10 +31,7 @@ BROKEN = {
 }
 
 
-@pytest.mark.parametrize("case", list(BROKEN))
-def test_broken_file(tmp_path, case):
-    data, words = BROKEN[case]
-    load_fails(write_data(tmp_path, data), *words)
+test_broken_file = broken_file_test(BROKEN)
 
 
 @pytest.mark.parametrize(
