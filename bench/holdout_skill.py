@@ -17,7 +17,7 @@ Variants: `base` (default settings), `range` (`--features parkinson`, files with
 `gk` (`--features garman-klass`, files with Open, High, Low and Close), `tails` (`--quantiles
 0.01,0.05,0.1,0.5,0.9,0.95,0.99`). Only origins whose every step is known are scored.
 
-    python bench/holdout_skill.py FILE... [--holdout 500] [--epochs 40] [--variants base,range,tails]
+    python bench/holdout_skill.py FILE... [--holdout 500] [--epochs 40] [--variants base,tails]
 """
 
 from __future__ import annotations

@@ -55,7 +55,7 @@ HEADLINE = [
     ("crps", "CRPS"),
     ("interval_score", "interval score"),
 ]
-TERMINAL = ["mae", "rmse", "mase", "rel_mae", "directional_accuracy", "coverage", "interval_score"]
+TERMINAL = ["mae", "rmse", "mase", "rel_mae", "directional_accuracy", "coverage"]  # 80 columns
 
 
 @dataclass

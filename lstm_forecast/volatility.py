@@ -23,6 +23,8 @@ from __future__ import annotations
 
 import hashlib
 import math
+import os
+import tempfile
 import warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -80,6 +82,9 @@ def filter_variance(
 def fit_garch(prices: np.ndarray, n_train: int) -> GarchFit | None:
     """GARCH(1,1)-t fitted by arch on the first `n_train` prices (None if too short or the
     optimiser does not converge to finite parameters)."""
+    # arch imports matplotlib, which writes a font cache into the user's home unless told
+    # otherwise; this tool writes only where the user says and in the temp folder (as `plots`)
+    os.environ.setdefault("MPLCONFIGDIR", os.path.join(tempfile.gettempdir(), "lstm-forecast-mpl"))
     from arch import arch_model
 
     returns = log_returns(prices[:n_train])
