@@ -13,7 +13,7 @@ artifacts -> forecasting -> evaluation) and raises only ForecastError subclasses
 from __future__ import annotations
 
 import contextlib
-import datetime as dt
+import time
 from collections.abc import Callable
 from dataclasses import asdict, replace
 from pathlib import Path
@@ -24,8 +24,9 @@ import pandas as pd
 
 from lstm_forecast import artifacts, forecasting
 from lstm_forecast.errors import ConfigError, DataError, ForecastError
+from lstm_forecast.formats import timestamp
 from lstm_forecast.loading import Dataset, LoadOptions, load
-from lstm_forecast.settings import TrainConfig
+from lstm_forecast.settings import TrainConfig, loader_features
 from lstm_forecast.spec import ModelCard
 
 if TYPE_CHECKING:
@@ -57,9 +58,9 @@ def _train_options(options: LoadOptions | None, config: TrainConfig) -> LoadOpti
     opts = options or LoadOptions()
     return replace(
         opts,
-        features=config.features or opts.features,
+        features=loader_features(config.features) or opts.features,
         min_rows=config.lookback + config.horizon + 1,
-        positive=config.transform == "log-return",
+        transform=config.transform,
     )
 
 
@@ -76,12 +77,15 @@ def train(
     keep_better: bool = False,
     wait: float = 0.0,
     notify: Callable[[str], None] | None = None,
+    interval_baselines: bool = False,
 ) -> TrainResult:
     """Train on `data` and write the model to `model_path` atomically, under its lock.
 
     With `keep_better`, an existing model is replaced only when the new one does at least as
     well on the new model's validation tail (`result.card.kept` says which was kept). Under
     torchrun only rank 0 takes the lock and writes; the other ranks just train.
+    `interval_baselines` sets GARCH(1,1)-t and EWMA bands beside the model's intervals in the
+    validation table (it imports arch and scipy: about 2 s).
     """
     from lstm_forecast import distributed, training
 
@@ -90,6 +94,8 @@ def train(
     dataset = data if isinstance(data, Dataset) else load(data, _train_options(options, config))
     ckpt_path = artifacts.checkpoint_path(model_path)
     writer = distributed.rank() == 0
+    if writer and dataset is not data:
+        _warn(notify, dataset.warnings)
     with artifacts.model_lock(model_path, wait) if writer else contextlib.nullcontext():
         resume_from = _resume_state(ckpt_path, dataset, config) if resume else None
 
@@ -108,7 +114,7 @@ def train(
             checkpoint=save_ckpt,
             resume_from=resume_from,
         )
-        _score(result, dataset)
+        _score(result, dataset, interval_baselines)
         if writer:
             _store(result, dataset, data, model_path, keep_better, notify)
             ckpt_path.unlink(missing_ok=True)
@@ -140,6 +146,7 @@ def update(
     with artifacts.model_lock(model_path, wait):  # read the model only once it is ours
         card, weights = artifacts.load_model(model_path)
         dataset = load(data, _predict_options(options, card))
+        _warn(notify, dataset.warnings)
         forecasting.check_compatible(card, dataset)
         _require_new_rows(card, dataset)
         config = replace(card.config, epochs=epochs, lr=card.config.lr * lr_scale)
@@ -158,6 +165,13 @@ def update(
     return result
 
 
+def _warn(notify: Callable[[str], None] | None, warnings: list[str]) -> None:
+    """Pass the loader's warnings (odd values, gaps, short series) on to the caller."""
+    if notify:
+        for warning in warnings:
+            notify(f"warning: {warning}")
+
+
 def _resume_state(ckpt_path: Path, dataset: Dataset, config: TrainConfig) -> tuple[dict, dict]:
     from lstm_forecast import training
 
@@ -172,11 +186,13 @@ def _resume_state(ckpt_path: Path, dataset: Dataset, config: TrainConfig) -> tup
     return tensors, saved
 
 
-def _score(result: TrainResult, dataset: Dataset) -> None:
+def _score(result: TrainResult, dataset: Dataset, interval_baselines: bool = False) -> None:
     """Fill the card's validation table from the model's validation forecasts."""
     from lstm_forecast import evaluation
 
-    frame = evaluation.validation_frame(dataset, result.card, result.validation)
+    frame = evaluation.validation_frame(
+        dataset, result.card, result.validation, interval_baselines=interval_baselines
+    )
     result.card.evaluation = evaluation.validation_table(frame, result.card.calibration.shrink)
 
 
@@ -196,7 +212,7 @@ def _store(
                 f"warning: series '{name}' is too short for a training and a validation part; "
                 f"left out of the model"
             )
-    card.created = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
+    card.created = timestamp(time.time())
     path = data.source if isinstance(data, Dataset) else str(data)
     card.source = {"path": path, **dataset.details}
     if keep_better:
@@ -269,15 +285,25 @@ def predict(
     options: LoadOptions | None = None,
     engine: str = "auto",
     notify: Callable[[str], None] | None = None,
+    recalibrate: bool = False,
 ) -> pd.DataFrame:
-    """Forecast the horizon after the data's last row (or from every origin since `since`)."""
+    """Forecast the horizon after the data's last row (or from every origin since `since`).
+
+    `recalibrate` adapts the intervals online to the misses of the origins after the model's
+    training cutoff (`forecasting.quantile_forecasts`); the median stays the model's."""
     card, weights = artifacts.load_model(model_path)
     dataset = data if isinstance(data, Dataset) else load(data, _predict_options(options, card))
     for warning in forecasting.check_compatible(card, dataset):
         if notify:
             notify(f"warning: {warning}")
     return forecasting.forecast(
-        card, weights, dataset, since=since, series=series, engine_name=engine
+        card,
+        weights,
+        dataset,
+        since=since,
+        series=series,
+        engine_name=engine,
+        recalibrate=recalibrate,
     )
 
 
@@ -289,7 +315,7 @@ def _predict_options(options: LoadOptions | None, card: ModelCard) -> LoadOption
         target=card.target if opts.target is None else opts.target,
         features=card.feature_names,
         min_rows=1,
-        positive=card.transform == "log-return",
+        transform=card.transform,
     )
 
 
@@ -311,8 +337,7 @@ def inspect(data: str | Path, options: LoadOptions | None = None) -> dict:
     def stamp(v) -> str | int:
         if not ds.dated:
             return int(v)
-        t = pd.Timestamp(v)
-        return t.date().isoformat() if daily else t.isoformat()
+        return timestamp(pd.Timestamp(v), date_only=daily)
 
     return {
         "source": ds.source,

@@ -28,6 +28,7 @@ import torch
 
 from lstm_forecast import calibration, distributed, windows
 from lstm_forecast.errors import ConfigError, DataError, Interrupted
+from lstm_forecast.formats import timestamp
 from lstm_forecast.loading import Dataset
 from lstm_forecast.model import LSTMForecaster, pinball
 from lstm_forecast.optim import AdamW
@@ -72,10 +73,13 @@ class TrainResult:
     @property
     def record(self) -> dict:
         """The headline figures of a run record: validation MASE of the model and the random
-        walk per step, the verdict, coverage, training speed, and `kept` with --keep-better."""
+        walk per step, the verdict of the point forecast and of the intervals, coverage, training
+        speed, and `kept` with --keep-better."""
         ev, tr = self.card.evaluation, self.card.training
         out = {
             "beats_naive": ev["beats_naive"],
+            "interval_skill": ev.get("interval_skill"),
+            "coverage_tests_pass": ev.get("coverage_tests_pass"),
             "lstm_mase": ev["models"]["lstm"]["mase"],
             "naive_mase": ev["models"]["naive"]["mase"],
             "coverage": ev["models"]["lstm"]["coverage"],
@@ -134,7 +138,9 @@ def split(dataset: Dataset, config: TrainConfig, transform: str) -> list[SeriesP
         first, last = lookback - 1, n_train - 1 - horizon
         if last < first:
             continue
-        stats = windows.fit_stats(s, n_train, transform, dataset.feature_names)
+        stats = windows.fit_stats(
+            s, n_train, transform, dataset.feature_names, config.features or None
+        )
         prep = windows.prepare(s, stats, transform, config.calendar)
         val = np.arange(max(n_train - 1, lookback - 1), n - horizon)
         parts.append(
@@ -464,8 +470,11 @@ def _trained(dataset: Dataset, parts: list[SeriesPart]) -> list:
 
 def _series_info(series, part: SeriesPart) -> SeriesInfo:
     dated = np.issubdtype(series.index.dtype, np.datetime64)
-    last = str(series.index[-1].astype("datetime64[s]")) if dated else int(series.index[-1])
-    first = str(series.index[0].astype("datetime64[s]")) if dated else int(series.index[0])
+    first, last = (
+        (timestamp(series.index[0]), timestamp(series.index[-1]))
+        if dated
+        else (int(series.index[0]), int(series.index[-1]))
+    )
     return SeriesInfo(part.name, len(series), part.n_train, first, last, part.stats)
 
 

@@ -205,7 +205,8 @@ def _score_trial(trial: Any, setup: Setup, stopping: Callable[[], int | None]) -
         backtest.run_fits(
             data, config, [fit], device=setup.device, threads=setup.threads, jobs=1, progress=None
         )
-        frames.append(backtest.forecast_frame(data, config, setup.inner, [fit]))
+        frame = backtest.forecast_frame(data, config, setup.inner, [fit], interval_baselines=False)
+        frames.append(frame[frame["model"].isin([evaluation.MODEL, evaluation.RANDOM_WALK])])
         scores.append(evaluation.scaled_crps(frames[-1]))
         trial.set_user_attr("fold_scores", scores)
         trial.report(float(np.mean(scores)), k)
@@ -418,7 +419,10 @@ def this_process() -> dict:
 
 def fail_abandoned(study: optuna.Study) -> None:
     """Mark failed the running trials whose process is gone: at once for a process of this
-    machine that no longer exists, otherwise once its heartbeat is GRACE_S seconds old."""
+    machine that no longer exists, otherwise once its heartbeat is GRACE_S seconds old. A trial
+    that never said where it runs (its process died as it began, before any heartbeat) is
+    failed GRACE_S seconds after it started."""
+    import datetime as dt
     import os
 
     import optuna
@@ -427,7 +431,12 @@ def fail_abandoned(study: optuna.Study) -> None:
     optuna.storages.fail_stale_trials(study)
     here = {k: v for k, v in this_process().items() if k != "pid"}
     for t in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
-        where = t.user_attrs.get("process") or {}
+        where = t.user_attrs.get("process")
+        if where is None:
+            age = dt.datetime.now() - (t.datetime_start or dt.datetime.now())
+            if age.total_seconds() > GRACE_S:
+                study.tell(t.number, state=TrialState.FAIL, skip_if_finished=True)
+            continue
         if {k: where.get(k) for k in here} != here or where.get("pid") == os.getpid():
             continue
         try:

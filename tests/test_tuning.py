@@ -54,7 +54,7 @@ def start(*args, env=None) -> subprocess.Popen:
     )
 
 
-def wait_until(db, condition, timeout=60.0) -> list[tuple]:
+def wait_until(db, condition, timeout=180.0) -> list[tuple]:
     """Poll the SQLite study file until `condition(rows of (number, state))` holds."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -182,7 +182,7 @@ def test_kill_9_and_restart_completes_the_trials_none_repeated(files, tmp_path):
     killed = [n for n, s in wait_until(db, lambda r: True) if s == "RUNNING"]
     assert killed and rows
     again = start(*args)
-    _, err = again.communicate(timeout=120)
+    _, err = again.communicate(timeout=300)
     assert again.returncode == 0, err
     trials = study_trials(f"sqlite:///{db}", "m.lstm")
     assert_shared(trials, 6, 1)
@@ -197,7 +197,7 @@ def test_two_processes_on_one_sqlite_study_share_the_trials(files, tmp_path):
     args = [data, "--model", model, "--space", space, "--trials", 6, *TUNE_ARGS]
     procs = [start(*args), start(*args)]
     for p in procs:
-        _, err = p.communicate(timeout=120)
+        _, err = p.communicate(timeout=300)
         assert p.returncode == 0, err
     assert_shared(study_trials(f"sqlite:///{model}.tune.db", "m.lstm"), 6, 2)
     assert model.exists()
@@ -208,7 +208,7 @@ def test_jobs_run_worker_processes_on_one_study(files, tmp_path):
     data, space = files
     model = tmp_path / "m.lstm"
     proc = start(data, "--model", model, "--space", space, "--trials", 4, *TUNE_ARGS, "--jobs", 2)
-    _, err = proc.communicate(timeout=120)
+    _, err = proc.communicate(timeout=300)
     assert proc.returncode == 0, err
     assert_shared(study_trials(f"sqlite:///{model}.tune.db", "m.lstm"), 4, 2)
 
@@ -226,7 +226,7 @@ def test_two_processes_on_one_postgresql_study_share_the_trials(files, tmp_path,
               *(["--report", tmp_path / "rep"] if i == 0 else []))
         for i in range(2)
     ]  # fmt: skip
-    outputs = [p.communicate(timeout=180) for p in procs]
+    outputs = [p.communicate(timeout=300) for p in procs]
     for p, (_, err) in zip(procs, outputs, strict=True):
         assert p.returncode == 0, err
     assert_shared(study_trials(url, "pg"), 6, 2)

@@ -11,8 +11,9 @@ One loader serves every command, in stages, one module each:
     dates     day/month order from the whole column, 2-digit years, month names, time zones,
               epochs
     roles     which column is the date (+ time of day), the series, the target, a feature
-    checks    values that must not pass (inf, beyond float32, non-positive under log returns)
-              and moves that look wrong (unadjusted splits)
+    checks    values that must not pass (inf, beyond float32, non-positive under log returns,
+              a few stray zero or negative values in a positive series) and moves that look
+              wrong (one-row spikes that revert, unadjusted splits)
     cleaning  per series: order, duplicates, leading/trailing gaps, fills up to --max-gap
     frequency the offset alias of the typical step, and unusual gaps
     build     Table -> Dataset, composing roles, dates, cleaning, checks and frequency
