@@ -180,8 +180,8 @@ def conclude(
             *textwrap.wrap(holdout["versus_defaults"]["text"], 96),
             f"Use: lstm-forecast train DATA --model MODEL --config {settings_path.name}",
         ]
+        write_model(config)  # first: a signal while training leaves both files as they were
         atomic_write(settings_path, train_toml(config, settings_extra, comments))
-        write_model(config)
         study.set_user_attr("written", {"trial": best.number, "files": files, "holdout": holdout})
     return TuneResult(
         {

@@ -99,13 +99,13 @@ class TrialFailed(Exception):
 
 
 def with_features(dataset: Dataset, names: list[str]) -> Dataset:
-    """The dataset with only these covariate columns (of those it has), in its own order."""
-    if list(names) == dataset.feature_names:
+    """The dataset for a config whose --features are `names`: as it is when there are some
+    (training takes the inputs it names from the columns loaded for every candidate, see
+    `windows.fit_stats`), without covariate columns when there are none."""
+    if names or not dataset.feature_names:
         return dataset
-    keep = [j for j, name in enumerate(dataset.feature_names) if name in names]
-    series = [Series(s.name, s.index, s.values, s.features[:, keep]) for s in dataset.series]
-    names = [dataset.feature_names[j] for j in keep]
-    return replace(dataset, feature_names=names, series=series)
+    series = [Series(s.name, s.index, s.values, s.features[:, :0]) for s in dataset.series]
+    return replace(dataset, feature_names=[], series=series)
 
 
 def prepare(
@@ -148,7 +148,7 @@ def prepare(
     first_rows = min(int(backtest.fold_origins(len(s), base, inner)[0, 0]) + 1 for s in span.series)
     defaults = search_space.default_space(
         base,
-        dataset.feature_names,
+        base.features,
         dated=dataset.dated,
         positive=all((s.values > 0).all() for s in dataset.series),
         max_lookback=search_space.longest_lookback(first_rows, h),

@@ -13,9 +13,11 @@ from dataclasses import replace
 
 import numpy as np
 import optuna
+import pandas as pd
 import pytest
 
 from helpers import (
+    MSFT,
     TUNE_ARGS,
     cli_path,
     states,
@@ -24,7 +26,7 @@ from helpers import (
 )
 from lstm_forecast import backtest, tuning
 from lstm_forecast.loading import LoadOptions, load
-from lstm_forecast.settings import TrainConfig
+from lstm_forecast.settings import TrainConfig, loader_features, parse_list
 
 BASE = TrainConfig(horizon=3, lookback=12, hidden=8, layers=1, epochs=1, patience=1)
 PLAN = tuning.TunePlan(folds=2, step=30, holdout=40)
@@ -109,6 +111,23 @@ def test_the_search_never_reads_the_untouched_stretch(files):
     assert trial_a.user_attrs["config"]["seed"] == BASE.seed + 4
     assert len(trial_a.user_attrs["fold_scores"]) == PLAN.folds
     assert trial_a.user_attrs["rel_mae"] > 0
+
+
+def test_features_are_searched_as_subsets_of_the_features_given(tmp_path):
+    data = tmp_path / "prices.csv"
+    pd.read_csv(MSFT).tail(300).to_csv(data, index=False)
+    base = replace(BASE, features=["Volume", "parkinson"])
+    options = LoadOptions(target="Close", features=loader_features(base.features))
+    setup = tuning.prepare(load(data, options), base, PLAN, None, device="cpu", threads=1)
+    assert set(setup.space["features"].values) == {"Volume,parkinson", "Volume", "parkinson", ""}
+    scores = {}
+    for features in ("", "parkinson", "Volume,parkinson"):
+        point = {**POINT, "hidden": 16, "transform": "diff", "layers": 1, "batch_size": 16}
+        point |= {"chunk": 16, "features": features, "calendar": False}
+        trial = optuna.trial.FixedTrial(point)
+        scores[features] = tuning.objective(setup, lambda: None)(trial)
+        assert trial.user_attrs["config"]["features"] == parse_list(features)
+    assert all(np.isfinite(v) for v in scores.values()) and len(set(scores.values())) == 3
 
 
 def test_an_impossible_trial_is_recorded_as_failed_and_the_search_goes_on(files, tmp_path):
