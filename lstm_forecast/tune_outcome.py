@@ -110,11 +110,15 @@ def holdout_scores(dataset: Dataset, setup: Setup, config: TrainConfig) -> dict:
 def _versus(crps: dict, models: dict, stat: float, p: float) -> str:
     t, d = crps[TUNED], crps[DEFAULTS]
     word = "better than" if t < d else "not better than"
+    test = (
+        f"Diebold-Mariano at horizon 1, tuned vs defaults: statistic {stat:.2f}, p = {p:.3g}"
+        if math.isfinite(stat)
+        else "at horizon 1 both forecast the same (nothing to test)"
+    )
     return (
         f"On the untouched stretch the tuned settings are {word} the defaults: scaled CRPS "
         f"{t:.4g} against {d:.4g} (MAE {models[TUNED]['mae']:.4g} against "
-        f"{models[DEFAULTS]['mae']:.4g}); Diebold-Mariano at horizon 1, tuned vs defaults: "
-        f"statistic {stat:.2f}, p = {p:.3g}."
+        f"{models[DEFAULTS]['mae']:.4g}); {test}."
     )
 
 
