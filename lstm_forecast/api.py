@@ -450,8 +450,8 @@ def tune(
     wait: float = 0.0,
     progress: Callable[[int, int, str], None] | None = None,
 ) -> TuneResult:
-    """Search the settings of `train` (see `tuning`), score the best once on the untouched
-    stretch, and write its settings file (`settings_path`, default MODEL.toml, read by
+    """Search the settings of `train` (`tuning`, `tune_study`), score the best once on the
+    untouched stretch, and write its settings file (`settings_path`, default MODEL.toml, read by
     `train --config`) and its model trained like `train` on all of `data`, under the model's
     lock. `config` holds the defaults and what is not searched; `space` a --space file.
 
@@ -462,7 +462,7 @@ def tune(
     from lstm_forecast.db_url import optional_module, redact
 
     optional_module("optuna", "tune", "tune needs")
-    from lstm_forecast import tune_outcome, tuning
+    from lstm_forecast import tune_outcome, tune_study, tuning
     from lstm_forecast.training import resolve_device
 
     if str(data) == "-":
@@ -478,9 +478,9 @@ def tune(
     setup = tuning.prepare(
         dataset, base, plan or tuning.TunePlan(), space, device=dev, threads=threads
     )
-    url = tuning.storage_url(storage, model_path)
+    url = tune_study.storage_url(storage, model_path)
     name = study or model_path.name
-    tuning.run(setup, url, name, trials=trials, timeout=timeout, jobs=jobs, progress=progress)
+    tune_study.run(setup, url, name, trials=trials, timeout=timeout, jobs=jobs, progress=progress)
 
     def write_model(best: TrainConfig) -> None:
         from lstm_forecast import training
@@ -495,7 +495,7 @@ def tune(
         loaded["series"] = ",".join(loaded["series"])
     with artifacts.model_lock(model_path, wait), _stopped_while("writing the best model"):
         return tune_outcome.conclude(
-            tuning.open_study(url, name, setup, trials),
+            tune_study.open_study(url, name, setup, trials),
             setup,
             dataset,
             url=url,

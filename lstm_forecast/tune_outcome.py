@@ -23,7 +23,8 @@ from lstm_forecast.artifacts import atomic_write
 from lstm_forecast.errors import DataError
 from lstm_forecast.loading import Dataset
 from lstm_forecast.settings import TrainConfig, train_toml
-from lstm_forecast.tuning import DEFAULTS, TUNED, Setup, counts, shown, with_features
+from lstm_forecast.tune_study import counts, shown
+from lstm_forecast.tuning import DEFAULTS, TUNED, Setup, with_features
 
 if TYPE_CHECKING:
     import optuna

@@ -103,3 +103,9 @@ def tuned(tmp_path_factory):
         "proc": proc,
         "args": args,
     }
+
+
+@pytest.fixture
+def tune_inputs(tmp_path):
+    """(data, space file) of a small seasonal series and a tiny search space."""
+    return tune_files(tmp_path)

@@ -256,7 +256,10 @@ chunk = 8
 batch_size = 16
 calendar = false
 """
-# Tiny networks, one epoch, two folds of 30 origins, 40 untouched origins.
+# Tiny networks, one epoch, two folds of 30 origins, 40 untouched origins: as options, and as
+# the defaults and plan of `tune_setup`.
+TUNE_BASE = dict(horizon=3, lookback=12, hidden=8, layers=1, epochs=1, patience=1)
+TUNE_PLAN = dict(folds=2, step=30, holdout=40)
 TUNE_ARGS = (
     "--horizon 3 --lookback 12 --hidden 8 --layers 1 --epochs 1 --patience 1 --folds 2 "
     "--step 30 --holdout 40 --threads 1 --quiet"
@@ -271,6 +274,17 @@ def write_season(path: Path, n: int = 300, seed: int = 0) -> Path:
     dates = pd.date_range("2020-01-01", periods=n, freq="D").strftime("%Y-%m-%d")
     pd.DataFrame({"Date": dates, "y": values}).to_csv(path, index=False)
     return path
+
+
+def tune_setup(dataset: Dataset, space: Path | None, **base):
+    """The tuning setup of TUNE_BASE (changed by `base`) and TUNE_PLAN on a dataset."""
+    from lstm_forecast import tuning
+    from lstm_forecast.settings import TrainConfig
+
+    config = TrainConfig(**(TUNE_BASE | base))
+    return tuning.prepare(
+        dataset, config, tuning.TunePlan(**TUNE_PLAN), space, device="cpu", threads=1
+    )
 
 
 def tune_files(folder: Path) -> tuple[Path, Path]:
