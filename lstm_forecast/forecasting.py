@@ -67,11 +67,13 @@ def forecast(
     since: str | int | None = None,
     series: list[str] | None = None,
     engine_name: str = "auto",
+    with_origin: bool = False,
 ) -> pd.DataFrame:
     """One row per series, origin and horizon step: quantiles in the target's own units.
 
     Without `since`, the only origin is each series' last row. With it, every origin from
-    `since` to the last row, each using only the history up to that origin.
+    `since` to the last row, each using only the history up to that origin. With `since` or
+    `with_origin`, each row also has its `origin` and `actual` (NaN past the data).
     """
     lookback = card.config.lookback
     ids = card.series_ids()
@@ -100,7 +102,7 @@ def forecast(
             )
         origins = _origins(s, since, lookback, dataset.source)
         q = quantile_forecasts(card, run, s, ids[name], origins)
-        frames.append(_frame(name, s, origins, q, card, with_origin=since is not None))
+        frames.append(_frame(name, s, origins, q, card, since is not None or with_origin))
     return pd.concat(frames, ignore_index=True)
 
 

@@ -11,6 +11,8 @@ One loader serves every command, in stages, one module each:
     dates     day/month order from the whole column, 2-digit years, month names, time zones,
               epochs
     roles     which column is the date (+ time of day), the series, the target, a feature
+    stores    typed sources read in chunks: a Parquet file or dataset folder, a database
+              table or query; only the columns the roles can use, --series pushed down
     checks    values that must not pass (inf, beyond float32, non-positive under log returns)
               and moves that look wrong (unadjusted splits)
     cleaning  per series: order, duplicates, leading/trailing gaps, fills up to --max-gap
@@ -19,7 +21,7 @@ One loader serves every command, in stages, one module each:
 
 with `messages` (wording shared by all) and `dataset` (Series, Dataset, LoadOptions). A module
 imports only from those before it in this order: messages, dataset, table, source, text,
-numbers, dates, roles, checks, cleaning, frequency, build. Numbers and dates are parsers of
+numbers, dates, roles, stores, checks, cleaning, frequency, build. Numbers and dates are parsers of
 whole columns that know nothing of roles; roles tries them to decide which column is which.
 
 Adding a source (a Parquet dataset, a SQL query): write a function that returns a `Table`
@@ -27,7 +29,8 @@ Adding a source (a Parquet dataset, a SQL query): write a function that returns 
 optionally a number per row for messages, `details` for inspect (`format` first) and `notes`.
 Columns of numbers or timestamps (tz-aware or not) are used as they are; anything else is read
 as text by the same parsers as CSV cells. Then `from_table(table, options)` gives the Dataset;
-for a source picked from a path, add it to `read_table`, the one place `load` picks a source.
+for a source picked from a path, add it to `read_table`, the one place `load` picks a source
+(`stores` holds the typed ones: Parquet datasets and database tables or queries).
 
 Every failure is a DataError with a one-line message naming the source, the problem and, where it
 applies, the line (counted in the file, header included) and the column.
@@ -39,8 +42,10 @@ import contextlib
 import re
 from collections.abc import Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from lstm_forecast.errors import DataError
+from lstm_forecast.db_url import is_url, redact
+from lstm_forecast.errors import ConfigError, DataError
 from lstm_forecast.loading.build import build
 from lstm_forecast.loading.dataset import Dataset, LoadOptions, Series
 from lstm_forecast.loading.source import (
@@ -50,17 +55,22 @@ from lstm_forecast.loading.source import (
     read_bytes,
     read_parquet,
 )
+from lstm_forecast.loading.stores import is_parquet_path, naive_zones, parquet_table, sql_table
 from lstm_forecast.loading.table import Table
 from lstm_forecast.loading.text import read_text
+
+if TYPE_CHECKING:
+    from lstm_forecast.sql_source import Source
 
 __all__ = ["Dataset", "LoadOptions", "Series", "Table", "from_table", "load", "read_table"]
 
 
-def load(path: str | Path, options: LoadOptions | None = None) -> Dataset:
-    """Read `path` ("-" for stdin) into a Dataset, raising DataError with a precise reason."""
-    name = STDIN if str(path) == "-" else str(path)
+def load(data: str | Path | Source, options: LoadOptions | None = None) -> Dataset:
+    """Read a path ("-" for stdin) or a database table or query (`sql_source.Source`) into a
+    Dataset, raising DataError with a precise reason."""
+    opts = options or LoadOptions()
     with _one_line():
-        return build(read_table(str(path), name), options or LoadOptions())
+        return build(read_table(data, opts), opts)
 
 
 def from_table(table: Table, options: LoadOptions | None = None) -> Dataset:
@@ -69,11 +79,24 @@ def from_table(table: Table, options: LoadOptions | None = None) -> Dataset:
         return build(table, options or LoadOptions())
 
 
-def read_table(path: str, name: str) -> Table:
-    """The Table for a path ('-' for stdin): Parquet, or delimited text, in any container."""
+def read_table(data: str | Path | Source, options: LoadOptions | None = None) -> Table:
+    """The Table for a source: a database table or query; a Parquet file or dataset folder;
+    else a file or stdin ('-') of delimited text (or Parquet) in any container."""
+    opts = options or LoadOptions()
+    if not isinstance(data, str | Path):
+        return sql_table(data, opts)
+    path = str(data)
+    if is_url(path):
+        raise ConfigError(
+            f"{redact(path)}: a database URL; read it with a table or a query (--table, --query)"
+        )
+    if path != "-" and is_parquet_path(path):
+        return parquet_table(path, opts)
+    name = STDIN if path == "-" else path
     raw, compression = decompress(read_bytes(path, name), name)
     table = read_parquet(raw, name) if raw.startswith(PARQUET_MAGIC) else read_text(raw, name)
     table.details = {"compression": compression, **table.details}
+    naive_zones(table)
     return table
 
 
