@@ -266,9 +266,11 @@ def _load_options(opts: dict, series: str | None = None):
 
 def _data(data: str | None, opts: dict, wait: float = 0.0):
     """DATA as the api reads it: a path, or a database table or query (--table, --query)."""
+    table, query = opts["table"], opts["query"]
+    if data is not None and "://" not in data and table is None and query is None:
+        return data  # a file: nothing more to import
     from lstm_forecast.db_url import is_url
 
-    table, query = opts["table"], opts["query"]
     if data is not None and not is_url(data):
         if table is not None or query is not None:
             from lstm_forecast.errors import ConfigError
@@ -473,10 +475,12 @@ def predict(
     **opts: object,
 ) -> None:
     """Forecast the steps after the data's last row; CSV on stdout."""
-    from lstm_forecast import api, outputs
+    from lstm_forecast import api, render
     from lstm_forecast.settings import parse_list
 
-    out = _output(output, output_table, outputs.FORECASTS_TABLE, opts, wait)
+    out = None
+    if output is not None or output_table is not None:
+        out = _output(output, output_table, "forecasts", opts, wait)
     frame = api.predict(
         _data(data, opts, wait),
         model,
@@ -485,8 +489,13 @@ def predict(
         options=_load_options(opts),
         engine=engine.value,
         notify=None if quiet else say,
-        identify=out.db is not None,
+        identify=out is not None and out.db is not None,
     )
+    if out is None:
+        render.write_table(frame, None, fmt.value)
+        return
+    from lstm_forecast import outputs
+
     rows = outputs.write_forecasts(frame, out, fmt.value)
     if out.db is not None and not quiet:
         say(f"wrote {rows} forecast rows to {out}")
@@ -560,14 +569,14 @@ def backtest(
         return None
     import shlex
 
-    from lstm_forecast import api, outputs
+    from lstm_forecast import api
     from lstm_forecast.backtest import BacktestConfig
     from lstm_forecast.db_url import redact
 
     config = _train_config(opts)
     plan = BacktestConfig(folds, step, window.value, train_size, refit_every, season)
     options = _load_options(opts, series)
-    out = _output(output, output_table, outputs.BACKTEST_TABLE, opts, wait, files=False)
+    out = _output(output, output_table, "backtest", opts, wait, files=False)
     source = _data(data, opts, wait)
     return _fit_run(
         "backtest fits",

@@ -16,17 +16,15 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from lstm_forecast.db_url import DEFAULT_CONNECT_TIMEOUT, URL_ENV, Database, database_url, is_url
 from lstm_forecast.errors import ConfigError
 
 if TYPE_CHECKING:
     import pandas as pd
 
     from lstm_forecast.backtest import BacktestResult
+    from lstm_forecast.db_url import Database
 
 PARQUET_SUFFIX = ".parquet"
-FORECASTS_TABLE = "forecasts"  # predict's default --output-table
-BACKTEST_TABLE = "backtest"  # backtest's: its forecasts, and its metrics in backtest_metrics
 METRICS_SUFFIX = "_metrics"
 BACKTEST_KEY = ("run", "model", "series", "origin", "horizon")
 METRICS_KEY = ("run", "model", "series", "horizon")
@@ -53,7 +51,7 @@ def output_for(
     default_table: str,
     *,
     files: bool = True,
-    connect_timeout: float = DEFAULT_CONNECT_TIMEOUT,
+    connect_timeout: float | None = None,
     wait: float = 0.0,
 ) -> Output:
     """The Output of --output and --output-table, checked before any work is done.
@@ -62,6 +60,16 @@ def output_for(
     database; anything else a file path, unless `files` is False (backtest's files go into
     its report folder).
     """
+    if output is None and table is None:
+        return Output()
+    from lstm_forecast.db_url import (
+        DEFAULT_CONNECT_TIMEOUT,
+        URL_ENV,
+        Database,
+        database_url,
+        is_url,
+    )
+
     if output is not None and not is_url(output):
         if not files:
             raise ConfigError(
@@ -77,9 +85,8 @@ def output_for(
 
         check_writable(output)
         return Output(path=Path(output))
-    if output is None and table is None:
-        return Output()
-    db = Database(database_url(output), connect_timeout, wait)
+    timeout = DEFAULT_CONNECT_TIMEOUT if connect_timeout is None else connect_timeout
+    db = Database(database_url(output), timeout, wait)
     return Output(db=db, table=table or default_table)
 
 

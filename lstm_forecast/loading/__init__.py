@@ -44,7 +44,6 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from lstm_forecast.db_url import is_url, redact
 from lstm_forecast.errors import ConfigError, DataError
 from lstm_forecast.loading.build import build
 from lstm_forecast.loading.dataset import Dataset, LoadOptions, Series
@@ -55,7 +54,6 @@ from lstm_forecast.loading.source import (
     read_bytes,
     read_parquet,
 )
-from lstm_forecast.loading.stores import is_parquet_path, naive_zones, parquet_table, sql_table
 from lstm_forecast.loading.table import Table
 from lstm_forecast.loading.text import read_text
 
@@ -84,20 +82,54 @@ def read_table(data: str | Path | Source, options: LoadOptions | None = None) ->
     else a file or stdin ('-') of delimited text (or Parquet) in any container."""
     opts = options or LoadOptions()
     if not isinstance(data, str | Path):
+        from lstm_forecast.loading.stores import sql_table
+
         return sql_table(data, opts)
     path = str(data)
+    if "://" in path:
+        _refuse_url(path)
+    if path != "-" and _is_parquet_file_or_folder(path):
+        from lstm_forecast.loading.stores import parquet_table
+
+        return parquet_table(path, opts)
+    name = STDIN if path == "-" else path
+    raw, compression = decompress(read_bytes(path, name), name)
+    if raw.startswith(PARQUET_MAGIC):
+        from lstm_forecast.loading.stores import naive_zones
+
+        table = read_parquet(raw, name)
+        naive_zones(table)
+    else:
+        table = read_text(raw, name)
+    table.details = {"compression": compression, **table.details}
+    return table
+
+
+def _refuse_url(path: str) -> None:
+    """A database URL is no file name (and its password is never shown)."""
+    from lstm_forecast.db_url import is_url, redact
+
     if is_url(path):
         raise ConfigError(
             f"{redact(path)}: a database URL; read it with a table or a query (--table, --query)"
         )
-    if path != "-" and is_parquet_path(path):
-        return parquet_table(path, opts)
-    name = STDIN if path == "-" else path
-    raw, compression = decompress(read_bytes(path, name), name)
-    table = read_parquet(raw, name) if raw.startswith(PARQUET_MAGIC) else read_text(raw, name)
-    table.details = {"compression": compression, **table.details}
-    naive_zones(table)
-    return table
+
+
+def _is_parquet_file_or_folder(path: str) -> bool:
+    """A regular file starting with Parquet's magic bytes, or a folder of Parquet files (never
+    read from a pipe: its bytes would be gone)."""
+    p = Path(path)
+    if p.is_dir():
+        from lstm_forecast.parquet import is_parquet
+
+        return is_parquet(p)
+    if not p.is_file():
+        return False
+    try:
+        with open(p, "rb") as fh:
+            return fh.read(4) == PARQUET_MAGIC
+    except OSError:
+        return False
 
 
 @contextlib.contextmanager

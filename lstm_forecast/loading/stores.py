@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Sequence
-from pathlib import Path
 from typing import TYPE_CHECKING
 
 import pandas as pd
@@ -38,17 +37,6 @@ if TYPE_CHECKING:
 
 _PANDAS_INDEX = re.compile(r"__index_level_\d+__")  # an unnamed pandas index saved by to_parquet
 _CLOSE_PREFIXES = ("adjclose", "adjustedclose", "close")  # as roles' default target
-
-
-def is_parquet_path(path: str) -> bool:
-    """A regular Parquet file (by its magic bytes) or a folder holding Parquet files; never
-    reads from a pipe or device (their bytes would be gone)."""
-    p = Path(path)
-    if not (p.is_file() or p.is_dir()):
-        return False
-    from lstm_forecast.parquet import is_parquet
-
-    return is_parquet(p)
 
 
 def parquet_table(path: str, opts: LoadOptions, series: Sequence[str] | None = None) -> Table:
