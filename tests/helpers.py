@@ -288,3 +288,15 @@ def store_lake(root: Path, frame: pd.DataFrame) -> Path:
     typed = frame.assign(Date=pd.to_datetime(frame["Date"]))
     pq.write_to_dataset(pa.Table.from_pandas(typed, preserve_index=False), root, ["Ticker"])
     return root
+
+
+def broken_file_test(cases: dict[str, tuple[str | bytes, list[str]]]):
+    """A test over `cases` (name -> (file contents, words)): loading each fails with those words."""
+    import pytest
+
+    @pytest.mark.parametrize("case", list(cases))
+    def test_broken_file(tmp_path, case):
+        data, words = cases[case]
+        load_fails(write_data(tmp_path, data), *words)
+
+    return test_broken_file

@@ -13,8 +13,9 @@ One loader serves every command, in stages, one module each:
     roles     which column is the date (+ time of day), the series, the target, a feature
     stores    typed sources read in chunks: a Parquet file or dataset folder, a database
               table or query; only the columns the roles can use, --series pushed down
-    checks    values that must not pass (inf, beyond float32, non-positive under log returns)
-              and moves that look wrong (unadjusted splits)
+    checks    values that must not pass (inf, beyond float32, non-positive under log returns,
+              a few stray zero or negative values in a positive series) and moves that look
+              wrong (one-row spikes that revert, unadjusted splits)
     cleaning  per series: order, duplicates, leading/trailing gaps, fills up to --max-gap
     frequency the offset alias of the typical step, and unusual gaps
     build     Table -> Dataset, composing roles, dates, cleaning, checks and frequency

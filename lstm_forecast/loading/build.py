@@ -64,11 +64,11 @@ def _timestamps(
         stamps, label = stamps + " " + frame[roles.time], f"{roles.date} + {roles.time}"
         details["time_column"] = roles.time
     groups = frame[roles.series] if roles.series else None
-    index, fmt, tz_note = parse_dates(
-        stamps, label, roles.kind, opts, groups, table.name, table.lines
-    )
-    details["date_format"] = fmt
-    if tz_note:
-        table.notes.append(tz_note)
-        details["timezone"] = tz_note
-    return index, label
+    reading = parse_dates(stamps, label, roles.kind, opts, groups, table.name, table.lines)
+    details["date_format"] = reading.format
+    if reading.order:
+        table.notes.append(reading.order)
+    if reading.timezone:
+        table.notes.append(reading.timezone)
+        details["timezone"] = reading.timezone
+    return reading.index, label

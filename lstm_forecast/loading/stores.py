@@ -21,12 +21,12 @@ from lstm_forecast.errors import DataError
 from lstm_forecast.loading.dataset import LoadOptions
 from lstm_forecast.loading.messages import names
 from lstm_forecast.loading.roles import (
-    ADJ_CLOSE_KEYS,
     CLOSE_KEYS,
     DATE_KEYS,
     SERIES_KEYS,
     TIME_KEYS,
     VOLUME_KEYS,
+    is_adjusted_close,
     key,
 )
 from lstm_forecast.loading.source import need_pyarrow
@@ -36,7 +36,6 @@ if TYPE_CHECKING:
     from lstm_forecast.sql_source import Source
 
 _PANDAS_INDEX = re.compile(r"__index_level_\d+__")  # an unnamed pandas index saved by to_parquet
-_CLOSE_PREFIXES = ("adjclose", "adjustedclose", "close")  # as roles' default target
 
 
 def parquet_table(path: str, opts: LoadOptions, series: Sequence[str] | None = None) -> Table:
@@ -99,17 +98,17 @@ def needed_columns(found: list[str], opts: LoadOptions) -> tuple[list[str] | Non
     target = opts.target or ""
     if target.strip().lower() == "all":
         return None, series_column
+    adjusted = [k for k in by_key if is_adjusted_close(by_key[k][0])]
     if target:
         wanted = [key(t) for t in target.split(",") if t.strip()]
-    else:
-        wanted = [*ADJ_CLOSE_KEYS, *CLOSE_KEYS]
-        wanted += [k for k in by_key if k.startswith(_CLOSE_PREFIXES)]
+    else:  # as roles' default target: the adjusted close, else the close
+        wanted = [*adjusted, *CLOSE_KEYS, *(k for k in by_key if k.startswith("close"))]
     targets = named(wanted)
     features = [key(f) for f in opts.features or []]
     unknown = [k for k in [*(wanted if target else []), *features] if k not in by_key]
     if not dates or not targets or unknown:
         return None, series_column
-    helpers = named([*TIME_KEYS, *ADJ_CLOSE_KEYS, *VOLUME_KEYS, *features])
+    helpers = named([*TIME_KEYS, *adjusted, *VOLUME_KEYS, *features])
     chosen = {*series, *dates, *targets, *helpers}
     return [c for c in found if c in chosen], series_column
 
