@@ -136,7 +136,8 @@ def update(
 
     with artifacts.model_lock(model_path, wait):  # read the model only once it is ours
         card, weights = artifacts.load_model(model_path)
-        dataset = load(data, _predict_options(options, card))
+        # the model's calendar, computed afresh to reach past the new data
+        dataset = load(data, replace(_predict_options(options, card), calendar=None))
         forecasting.check_compatible(card, dataset)
         _require_new_rows(card, dataset)
         config = replace(card.config, epochs=epochs, lr=card.config.lr * lr_scale)
@@ -274,20 +275,41 @@ def predict(
         if notify:
             notify(f"warning: {warning}")
     return forecasting.forecast(
-        card, weights, dataset, since=since, series=series, engine_name=engine
+        card, weights, dataset, since=since, series=series, engine_name=engine, notify=notify
     )
 
 
 def _predict_options(options: LoadOptions | None, card: ModelCard) -> LoadOptions:
-    """The caller's options (left unchanged) with what the model needs of the data."""
+    """The caller's options (left unchanged) with what the model needs of the data: its
+    trading calendar too (a model from before calendars were stored finds one in the data)."""
     opts = options or LoadOptions()
+    exchange, calendar = opts.exchange, None
+    if card.exchange is not None:
+        _check_exchange(opts.exchange, card.exchange)
+        exchange, calendar = card.exchange, card.calendar
     return replace(
         opts,
         target=card.target if opts.target is None else opts.target,
         features=card.feature_names,
         min_rows=1,
         positive=card.transform == "log-return",
+        exchange=exchange,
+        calendar=calendar,
     )
+
+
+def _check_exchange(given: str, model: str) -> None:
+    """A --exchange other than `auto` must name the model's calendar (aliases allowed)."""
+    if given.strip().lower() in ("auto", model.lower()):
+        return
+    from lstm_forecast.calendars import check_code
+
+    if check_code(given) != model:
+        raise ConfigError(
+            f"--exchange {given} differs from the model's calendar {model}: a model forecasts "
+            f"on the calendar it was trained with (leave --exchange out, or train with "
+            f"--exchange {given})"
+        )
 
 
 def inspect(data: str | Path, options: LoadOptions | None = None) -> dict:
@@ -317,6 +339,7 @@ def inspect(data: str | Path, options: LoadOptions | None = None) -> dict:
         "target": ds.target,
         "date_column": ds.date_column,
         "frequency": ds.frequency,
+        "calendar": ds.calendar_info,
         "features": ds.feature_names,
         "series": [
             {
@@ -351,6 +374,7 @@ def info(model_path: str | Path) -> dict:
         "target": card.target,
         "transform": card.transform,
         "frequency": card.frequency,
+        "calendar": _calendar_info(card),
         "features": card.feature_names,
         "series": [
             {k: s[k] for k in ("name", "rows", "n_train", "first", "last")}
@@ -362,6 +386,17 @@ def info(model_path: str | Path) -> dict:
         "training": {k: v for k, v in header["training"].items() if k != "history"},
         "evaluation": card.evaluation,
     }
+
+
+def _calendar_info(card: ModelCard) -> dict | None:
+    """The model's trading calendar for `info`: its code and the span of sessions stored."""
+    if card.exchange is None:
+        return None
+    cal = card.calendar
+    if cal is None or cal.sessions is None:
+        return {"code": card.exchange, "sessions": None}
+    span = {"from": str(cal.start), "to": str(cal.end), "exchange_calendars": cal.version}
+    return {"code": card.exchange, "sessions": span, "hours": cal.hours is not None}
 
 
 def backtest(

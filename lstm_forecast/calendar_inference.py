@@ -1,4 +1,4 @@
-"""Which trading calendar a file's dates follow, for `--calendar auto`, with the evidence.
+"""Which trading calendar a file's dates follow, for `--exchange auto`, with the evidence.
 
 The weekdays a daily file skips are its exchange's holidays: each candidate exchange's closed
 days (from exchange_calendars' holiday rules) are compared with the data's missing weekdays day

@@ -91,6 +91,16 @@ MaxGap = Annotated[
         "--max-gap", help="Forward-fill at most this many missing values in a row.", min=0
     ),
 ]
+Exchange = Annotated[
+    str,
+    typer.Option(
+        help="Trading calendar for forecast dates and gap checks: an exchange's ISO 10383 MIC "
+        "(XNYS, XNAS, XETR, XLON, XPAR, XWAR, XTKS, ...), weekdays, daily, none (the data's "
+        "own steps) or auto (the exchange whose holidays the data skips). predict and update "
+        "follow the model's.",
+        envvar="LSTM_FORECAST_EXCHANGE",
+    ),
+]
 ModelPath = Annotated[Path, typer.Option("--model", "-m", help="Model file.", show_default=False)]
 Quiet = Annotated[bool, typer.Option("--quiet", "-q", help="No progress or notes on stderr.")]
 Wait = Annotated[
@@ -118,10 +128,15 @@ Threads = Annotated[
 ]
 
 
+# Options that were renamed: the old name is a usage error saying what to use instead.
+RENAMED = {
+    "calendar": "--calendar was renamed to --date-features; for trading calendars use --exchange"
+}
+
 # Options of every command that trains: one per TrainConfig field, with its default.
 TRAIN_OPTIONS: dict[str, tuple[type, str]] = {
     "features": (str | None, "Comma-separated covariate columns, e.g. Open,High,Low,Volume."),
-    "calendar": (bool, "Add day-of-week and month inputs."),
+    "date_features": (bool, "Add day-of-week and month inputs."),
     "lookback": (int, "Rows of history per window."),
     "horizon": (int, "Steps ahead to forecast."),
     "hidden": (int, "LSTM units per layer."),
@@ -168,6 +183,7 @@ LOAD_PARAMETERS = _parameters(
         "dayfirst": (DayFirst, None),
         "series_col": (SeriesCol, None),
         "max_gap": (MaxGap, 5),
+        "exchange": (Exchange, "auto"),
     }
 )
 TRAIN_PARAMETERS = _parameters(_train_defaults())
@@ -204,7 +220,7 @@ def _load_options(opts: dict, series: str | None = None):
     from lstm_forecast.loading import LoadOptions
     from lstm_forecast.settings import parse_list
 
-    fields = ("target", "date_col", "date_format", "dayfirst", "series_col", "max_gap")
+    fields = ("target", "date_col", "date_format", "dayfirst", "series_col", "max_gap", "exchange")
     return LoadOptions(**{k: opts[k] for k in fields}, series=parse_list(series) or None)
 
 
@@ -543,4 +559,4 @@ def _print_config(params: dict) -> None:
 
 def main() -> NoReturn:
     """The `lstm-forecast` command (the console script, `python -m lstm_forecast`, torchrun)."""
-    process.run(app)
+    process.run(app, RENAMED)

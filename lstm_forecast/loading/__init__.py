@@ -15,11 +15,13 @@ One loader serves every command, in stages, one module each:
               and moves that look wrong (unadjusted splits)
     cleaning  per series: order, duplicates, leading/trailing gaps, fills up to --max-gap
     frequency the offset alias of the typical step, and unusual gaps
-    build     Table -> Dataset, composing roles, dates, cleaning, checks and frequency
+    sessions  the trading calendar (--exchange, or the exchange whose holidays the data
+              skips), and the sessions without a row
+    build     Table -> Dataset, composing roles, dates, cleaning, checks, frequency and sessions
 
 with `messages` (wording shared by all) and `dataset` (Series, Dataset, LoadOptions). A module
 imports only from those before it in this order: messages, dataset, table, source, text,
-numbers, dates, roles, checks, cleaning, frequency, build. Numbers and dates are parsers of
+numbers, dates, roles, checks, cleaning, frequency, sessions, build. Numbers and dates are parsers of
 whole columns that know nothing of roles; roles tries them to decide which column is which.
 
 Adding a source (a Parquet dataset, a SQL query): write a function that returns a `Table`
