@@ -13,7 +13,7 @@ artifacts -> forecasting -> evaluation) and raises only ForecastError subclasses
 from __future__ import annotations
 
 import contextlib
-import datetime as dt
+import time
 from collections.abc import Callable
 from dataclasses import asdict, replace
 from pathlib import Path
@@ -24,6 +24,7 @@ import pandas as pd
 
 from lstm_forecast import artifacts, forecasting
 from lstm_forecast.errors import ConfigError, DataError, ForecastError
+from lstm_forecast.formats import timestamp
 from lstm_forecast.loading import Dataset, LoadOptions, load
 from lstm_forecast.settings import TrainConfig
 from lstm_forecast.spec import ModelCard
@@ -56,7 +57,7 @@ def _train_options(options: LoadOptions | None, config: TrainConfig) -> LoadOpti
         opts,
         features=config.features or opts.features,
         min_rows=config.lookback + config.horizon + 1,
-        positive=config.transform == "log-return",
+        transform=config.transform,
     )
 
 
@@ -87,6 +88,8 @@ def train(
     dataset = data if isinstance(data, Dataset) else load(data, _train_options(options, config))
     ckpt_path = artifacts.checkpoint_path(model_path)
     writer = distributed.rank() == 0
+    if writer and dataset is not data:
+        _warn(notify, dataset.warnings)
     with artifacts.model_lock(model_path, wait) if writer else contextlib.nullcontext():
         resume_from = _resume_state(ckpt_path, dataset, config) if resume else None
 
@@ -138,6 +141,7 @@ def update(
         card, weights = artifacts.load_model(model_path)
         # the model's calendar, computed afresh to reach past the new data
         dataset = load(data, replace(_predict_options(options, card), calendar=None))
+        _warn(notify, dataset.warnings)
         forecasting.check_compatible(card, dataset)
         _require_new_rows(card, dataset)
         config = replace(card.config, epochs=epochs, lr=card.config.lr * lr_scale)
@@ -154,6 +158,13 @@ def update(
         _score(result, dataset)
         _store(result, dataset, data, model_path, keep_better, notify)
     return result
+
+
+def _warn(notify: Callable[[str], None] | None, warnings: list[str]) -> None:
+    """Pass the loader's warnings (odd values, gaps, short series) on to the caller."""
+    if notify:
+        for warning in warnings:
+            notify(f"warning: {warning}")
 
 
 def _resume_state(ckpt_path: Path, dataset: Dataset, config: TrainConfig) -> tuple[dict, dict]:
@@ -194,7 +205,7 @@ def _store(
                 f"warning: series '{name}' is too short for a training and a validation part; "
                 f"left out of the model"
             )
-    card.created = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
+    card.created = timestamp(time.time())
     path = data.source if isinstance(data, Dataset) else str(data)
     card.source = {"path": path, **dataset.details}
     if keep_better:
@@ -292,7 +303,7 @@ def _predict_options(options: LoadOptions | None, card: ModelCard) -> LoadOption
         target=card.target if opts.target is None else opts.target,
         features=card.feature_names,
         min_rows=1,
-        positive=card.transform == "log-return",
+        transform=card.transform,
         exchange=exchange,
         calendar=calendar,
     )
@@ -330,8 +341,7 @@ def inspect(data: str | Path, options: LoadOptions | None = None) -> dict:
     def stamp(v) -> str | int:
         if not ds.dated:
             return int(v)
-        t = pd.Timestamp(v)
-        return t.date().isoformat() if daily else t.isoformat()
+        return timestamp(pd.Timestamp(v), date_only=daily)
 
     return {
         "source": ds.source,

@@ -15,6 +15,7 @@ import pandas as pd
 from lstm_forecast import calendars, calibration, engine, windows
 from lstm_forecast.calendars import Calendar, Future
 from lstm_forecast.errors import ConfigError, DataError
+from lstm_forecast.formats import timestamp
 from lstm_forecast.loading import Dataset, Series
 from lstm_forecast.spec import ModelCard
 
@@ -263,9 +264,7 @@ def format_index(values: np.ndarray, frequency: str | None) -> np.ndarray:
     """ISO dates for daily and coarser data, ISO timestamps for intraday, ints for sequences."""
     if frequency is None:
         return values.astype("int64")
-    if calendars.is_intraday(frequency):
-        return np.datetime_as_string(values, unit="s")
-    return np.datetime_as_string(values, unit="D")
+    return timestamp(values, date_only=not calendars.is_intraday(frequency))
 
 
 def _frame(

@@ -45,7 +45,7 @@ def timestamp(value: Any, *, date_only: bool = False) -> Any:
       text of the same shape.
     """
     if isinstance(value, (int, float)):
-        value = dt.datetime.fromtimestamp(value, dt.UTC)
+        value = dt.datetime.fromtimestamp(math.floor(value), dt.UTC)  # not rounded up to 1 s
     if isinstance(value, dt.datetime):
         return value.date().isoformat() if date_only else value.isoformat(timespec="seconds")
     import numpy as np

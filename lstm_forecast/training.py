@@ -28,6 +28,7 @@ import torch
 
 from lstm_forecast import calibration, distributed, windows
 from lstm_forecast.errors import ConfigError, DataError, Interrupted
+from lstm_forecast.formats import timestamp
 from lstm_forecast.loading import Dataset
 from lstm_forecast.model import LSTMForecaster, pinball
 from lstm_forecast.optim import AdamW
@@ -465,8 +466,11 @@ def _trained(dataset: Dataset, parts: list[SeriesPart]) -> list:
 
 def _series_info(series, part: SeriesPart) -> SeriesInfo:
     dated = np.issubdtype(series.index.dtype, np.datetime64)
-    last = str(series.index[-1].astype("datetime64[s]")) if dated else int(series.index[-1])
-    first = str(series.index[0].astype("datetime64[s]")) if dated else int(series.index[0])
+    first, last = (
+        (timestamp(series.index[0]), timestamp(series.index[-1]))
+        if dated
+        else (int(series.index[0]), int(series.index[-1]))
+    )
     return SeriesInfo(part.name, len(series), part.n_train, first, last, part.stats)
 
 

@@ -243,3 +243,15 @@ def hold_duckdb(path, seconds: float) -> subprocess.Popen:
     )
     assert child.stdout.readline().strip() == "open"
     return child
+
+
+def broken_file_test(cases: dict[str, tuple[str | bytes, list[str]]]):
+    """A test over `cases` (name -> (file contents, words)): loading each fails with those words."""
+    import pytest
+
+    @pytest.mark.parametrize("case", list(cases))
+    def test_broken_file(tmp_path, case):
+        data, words = cases[case]
+        load_fails(write_data(tmp_path, data), *words)
+
+    return test_broken_file

@@ -319,14 +319,14 @@ def test_commands_return_the_figures_for_the_run_record(older_and_newer, tmp_pat
     model = tmp_path / "m.lstm"
     args = ["train", str(new), "--model", str(model), *SMALL, "-q", "--keep-better"]
     figures = cli.app(args=args, standalone_mode=False)
-    meta, _ = artifacts.load_model(model)
-    ev, tr = meta["evaluation"], meta["training"]
+    card, _ = artifacts.load_model(model)
+    ev = card.evaluation
     assert figures == {
         "beats_naive": ev["beats_naive"],
         "lstm_mase": ev["models"]["lstm"]["mase"],
         "naive_mase": ev["models"]["naive"]["mase"],
         "coverage": ev["models"]["lstm"]["coverage"],
-        "windows_per_s": tr["windows_per_s"],
+        "windows_per_s": card.training.windows_per_s,
         "epochs_run": 2,
         "kept": "new",
     }

@@ -137,6 +137,7 @@ BASES = [
     "Date,Close\n" + "".join(f"2020-03-{d:02d}T10:00:00+01:00,{d}\n" for d in range(1, 28)),
 ]
 JUNK = [*"0123456789-/.:,;\t|\"' \n\rabcxyz$%eE+()kMB#\x00", "\u20ac", "nan", "inf", "1e400", "-5"]
+TRANSFORMS = ["auto", "log-return", "diff"]
 edits = st.lists(
     st.tuples(
         st.integers(0, 2000), st.sampled_from(["insert", "delete", "cut"]), st.sampled_from(JUNK)
@@ -147,8 +148,8 @@ edits = st.lists(
 
 
 @loader_settings()
-@given(base=st.sampled_from(BASES), edits=edits, positive=st.booleans())
-def test_damaged_files_load_or_fail_with_a_data_error(tmp_path_factory, base, edits, positive):
+@given(base=st.sampled_from(BASES), edits=edits, transform=st.sampled_from(TRANSFORMS))
+def test_damaged_files_load_or_fail_with_a_data_error(tmp_path_factory, base, edits, transform):
     text = base
     for at, op, junk in edits:
         at %= len(text) + 1
@@ -158,10 +159,10 @@ def test_damaged_files_load_or_fail_with_a_data_error(tmp_path_factory, base, ed
     path = Path(tmp_path_factory.mktemp("fuzz")) / "f.csv"
     path.write_text(text, encoding="utf-8")
     try:
-        ds = load(path, LoadOptions(positive=positive))
+        ds = load(path, LoadOptions(transform=transform))
     except DataError as exc:
         assert "\n" not in str(exc) and str(exc).startswith(str(path))
         return
     for s in ds.series:
         assert len(s) >= 2 and np.isfinite(s.values).all()
-        assert not positive or (s.values > 0).all()
+        assert transform != "log-return" or (s.values > 0).all()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from helpers import BOKEH, PRICES_CSV, days_of, load_fails, read_data, write_data
+from helpers import BOKEH, PRICES_CSV, broken_file_test, days_of, load_fails, read_data, write_data
 from lstm_forecast.loading import LoadOptions, load
 
 BROKEN = {
@@ -19,10 +19,7 @@ BROKEN = {
 }
 
 
-@pytest.mark.parametrize("case", list(BROKEN))
-def test_broken_file(tmp_path, case):
-    data, words = BROKEN[case]
-    load_fails(write_data(tmp_path, data), *words)
+test_broken_file = broken_file_test(BROKEN)
 
 
 @pytest.mark.parametrize(

@@ -5,7 +5,16 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
-from helpers import MSFT, PRICES_CSV, days_of, load_fails, read_data, stamps_of, write_data
+from helpers import (
+    MSFT,
+    PRICES_CSV,
+    broken_file_test,
+    days_of,
+    load_fails,
+    read_data,
+    stamps_of,
+    write_data,
+)
 from lstm_forecast.loading import LoadOptions, load
 
 BROKEN = {
@@ -27,10 +36,7 @@ BROKEN = {
 }
 
 
-@pytest.mark.parametrize("case", list(BROKEN))
-def test_broken_file(tmp_path, case):
-    data, words = BROKEN[case]
-    load_fails(write_data(tmp_path, data), *words)
+test_broken_file = broken_file_test(BROKEN)
 
 
 @pytest.mark.parametrize(
@@ -129,3 +135,39 @@ def test_epoch_seconds_and_milliseconds_in_time_columns(tmp_path):
     assert stamps_of(ds)[1] == "2020-01-01T00:01:00" and ds.frequency == "1min"
     text = "time,price\n" + "".join(f"{(start + 3600 * i) * 1000},{i + 1}\n" for i in range(5))
     assert stamps_of(read_data(tmp_path, text))[1] == "2020-01-01T01:00:00"
+
+
+def _minute_bars(days: pd.DatetimeIndex, stamp) -> str:
+    """9:30-15:59 one-minute bars on each day, stamped by `stamp`."""
+    bars = [d + pd.Timedelta(minutes=570 + k) for d in days for k in range(390)]
+    return "Date,Close\n" + "".join(f"{stamp(t)},{100 + i / 100:.2f}\n" for i, t in enumerate(bars))
+
+
+def test_ambiguous_intraday_dates_read_the_way_that_keeps_them_regular(tmp_path):
+    """Four November sessions, M/D/YYYY H:MM: day-first would be 11 Feb, 11 Mar, ... 2020."""
+    text = _minute_bars(
+        pd.bdate_range("2020-11-02", periods=4), lambda t: f"{t:%-m/%-d/%Y} {t.hour}:{t:%M}"
+    )
+    ds = read_data(tmp_path, text)
+    assert ds.details["date_format"] == "%m/%d/%Y %H:%M" and ds.frequency == "1min"
+    assert stamps_of(ds)[0] == "2020-11-02T09:30:00" and stamps_of(ds)[-1] == "2020-11-05T15:59:00"
+    assert (
+        "dates in column 'Date' read as %m/%d/%Y %H:%M (every day number is 12 or less; as "
+        "%d/%m/%Y %H:%M, rows 1 minute apart would jump by 30 days)"
+    ) in ds.notes
+    day_first = read_data(tmp_path, text, dayfirst=True)  # the options still win
+    assert stamps_of(day_first)[0] == "2020-02-11T09:30:00"
+
+
+def test_ambiguous_intraday_dates_that_would_fall_on_weekends(tmp_path):
+    """One session: both readings are single days, but day-first puts it on a Sunday."""
+    text = _minute_bars(pd.DatetimeIndex(["2020-10-05"]), lambda t: f"{t:%m/%d/%Y %H:%M}")
+    ds = read_data(tmp_path, text)
+    assert stamps_of(ds)[0] == "2020-10-05T09:30:00"
+    assert any("as %d/%m/%Y %H:%M, 100% of the rows would fall on weekends" in n for n in ds.notes)
+
+
+def test_dates_regular_both_ways_are_still_asked_about(tmp_path):
+    """Daily Jan 2, 3, 6 ... or the 1st of Feb, Mar, Jun ...: both plausible."""
+    values = [f"01/{d:02d}/2020" for d in (2, 3, 6, 7, 8, 9, 10)]
+    load_fails(write_data(tmp_path, _dates(values)), "--dayfirst", "--monthfirst")

@@ -4,17 +4,14 @@ from __future__ import annotations
 
 import pytest
 
-from helpers import PRICES_CSV, days_of, load_fails, read_data, write_data
+from helpers import PRICES_CSV, broken_file_test, days_of, read_data
 
 BROKEN = {
     "text target": (PRICES_CSV.replace(",107,", ",n/a?,"), ["line 7", "n/a?", "'Close'", "number"]),
 }
 
 
-@pytest.mark.parametrize("case", list(BROKEN))
-def test_broken_file(tmp_path, case):
-    data, words = BROKEN[case]
-    load_fails(write_data(tmp_path, data), *words)
+test_broken_file = broken_file_test(BROKEN)
 
 
 @pytest.mark.parametrize(

@@ -9,13 +9,14 @@ from helpers import (
     BOKEH,
     GOOG,
     PRICES_CSV,
+    broken_file_test,
     days_of,
     load_fails,
     read_data,
     stamps_of,
     write_data,
 )
-from lstm_forecast.loading import load
+from lstm_forecast.loading import LoadOptions, load
 
 BROKEN = {
     "only dates": (b"Date\n2020-01-01\n2020-01-02\n", ["no numeric column"]),
@@ -30,10 +31,7 @@ BROKEN = {
 }
 
 
-@pytest.mark.parametrize("case", list(BROKEN))
-def test_broken_file(tmp_path, case):
-    data, words = BROKEN[case]
-    load_fails(write_data(tmp_path, data), *words)
+test_broken_file = broken_file_test(BROKEN)
 
 
 @pytest.mark.parametrize(
@@ -164,3 +162,73 @@ def test_text_column_as_target(tmp_path):
 def test_ticker_given_as_target(tmp_path):
     path = write_data(tmp_path, "Ticker,Date,Close\nAAPL,2020-01-01,1\nAAPL,2020-01-02,2\n")
     load_fails(path, "'AAPL' is a series", "--series", target="AAPL")
+
+
+@pytest.mark.parametrize(
+    "label",
+    [
+        "Adj Close",
+        "Adj. Close*",
+        "adj_close",
+        "Adjusted Close",
+        "AdjClose",
+        "Adj_Close",
+        "Adj Close**",
+    ],
+)
+def test_adjusted_close_in_the_spellings_exports_use_is_the_default_target(tmp_path, label):
+    text = f"Date,{label},Close*,Volume\n" + PRICES_CSV.split("\n", 1)[1]  # Yahoo-like header
+    ds = read_data(tmp_path, text)
+    assert ds.target == label and ds.series[0].values[0] == 101.0
+    assert f"target column: {label} (the adjusted close; --target picks another)" in ds.notes
+
+
+def test_inspect_says_which_column_is_the_target(tmp_path, capsys, monkeypatch):
+    from lstm_forecast import cli
+
+    path = write_data(tmp_path, PRICES_CSV.replace("Open", "Adj. Close*"))
+    monkeypatch.setattr("sys.argv", ["lstm-forecast", "inspect", str(path)])
+    with pytest.raises(SystemExit) as exit_info:
+        cli.main()
+    out = capsys.readouterr().out
+    assert exit_info.value.code == 0
+    assert "target        Adj. Close*\n" in out
+    assert "note: target column: Adj. Close* (the adjusted close; --target picks another)" in out
+
+
+@pytest.mark.parametrize(
+    ("column", "values", "line", "bad"),
+    [
+        ("Date", ["Q1 2020", "Q2 2020", "Q3 2020"], 2, "Q1 2020"),
+        ("Date", ["2020-01-02", "2020-01-03", "soon", "later", "never"], 4, "soon"),
+        ("month", ["Jan", "Feb", "Mar"], 2, "Jan"),
+        ("Time", ["09:30", "09:31", "09:32"], 2, "09:30"),
+    ],
+)
+def test_a_date_column_without_dates_is_an_error_not_a_sequence(
+    tmp_path, column, values, line, bad
+):
+    rows = "".join(f"{v},{i + 1}\n" for i, v in enumerate(values))
+    message = load_fails(write_data(tmp_path, f"{column},Close\n{rows}"), f"line {line}")
+    assert message.endswith(
+        f": line {line}: column '{column}' is named like a date, but '{bad}' is not a date; "
+        f"give its format with --date-format, or the date column with --date-col"
+    )
+
+
+def test_a_date_column_read_with_the_format_given(tmp_path):
+    rows = "".join(f"2020 01 {d:02d},{d}\n" for d in (2, 3, 6))
+    path = write_data(tmp_path, "Date,Close\n" + rows)
+    load_fails(path, "line 2", "'Date'", "'2020 01 02' is not a date")
+    ds = load(path, LoadOptions(date_format="%Y %m %d"))
+    assert ds.date_column == "Date" and days_of(ds) == ["2020-01-02", "2020-01-03", "2020-01-06"]
+
+
+def test_numbers_in_a_column_named_like_a_date_are_said_to_be_a_sequence(tmp_path):
+    ds = read_data(tmp_path, "time,value\n0.5,1\n1.5,2\n2.5,3\n")
+    assert ds.date_column is None and ds.target == "value"
+    assert "column 'time' is named like a date but holds numbers; read as a plain sequence" in (
+        ds.notes
+    )
+    ds = read_data(tmp_path, "data\n1.5\n2.25\n3\n")  # English "data", Portuguese "date"
+    assert ds.target == "data" and ds.series[0].values.tolist() == [1.5, 2.25, 3.0]

@@ -13,7 +13,16 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from helpers import PRICES_CSV, days_of, load_fails, read_data, stamps_of, write_data, zipped
+from helpers import (
+    PRICES_CSV,
+    broken_file_test,
+    days_of,
+    load_fails,
+    read_data,
+    stamps_of,
+    write_data,
+    zipped,
+)
 from lstm_forecast.loading import load, source
 
 BROKEN = {
@@ -26,10 +35,7 @@ BROKEN = {
 }
 
 
-@pytest.mark.parametrize("case", list(BROKEN))
-def test_broken_file(tmp_path, case):
-    data, words = BROKEN[case]
-    load_fails(write_data(tmp_path, data), *words)
+test_broken_file = broken_file_test(BROKEN)
 
 
 @pytest.mark.parametrize(

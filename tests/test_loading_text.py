@@ -15,6 +15,7 @@ from hypothesis import strategies as st
 
 from helpers import (
     PRICES_CSV,
+    broken_file_test,
     days_of,
     load_fails,
     loader_settings,
@@ -52,10 +53,7 @@ BROKEN = {
 }
 
 
-@pytest.mark.parametrize("case", list(BROKEN))
-def test_broken_file(tmp_path, case):
-    data, words = BROKEN[case]
-    load_fails(write_data(tmp_path, data), *words)
+test_broken_file = broken_file_test(BROKEN)
 
 
 @pytest.mark.parametrize("delimiter", [",", ";", "\t", "|"])

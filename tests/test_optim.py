@@ -13,6 +13,7 @@ import torch
 
 from lstm_forecast.model import LSTMForecaster, pinball
 from lstm_forecast.optim import AdamW
+from lstm_forecast.spec import ModelSpec
 
 STEPS = 50
 LR, WD = 3e-3, 1e-2
@@ -20,7 +21,9 @@ LR, WD = 3e-3, 1e-2
 
 def model() -> LSTMForecaster:
     torch.manual_seed(0)
-    return LSTMForecaster(2, 16, 2, 3, 3, 1)
+    return LSTMForecaster(
+        ModelSpec(n_inputs=2, hidden=16, layers=2, horizon=3, quantiles=(0.1, 0.5, 0.9))
+    )
 
 
 def batches(n: int) -> list[tuple[torch.Tensor, torch.Tensor]]:

@@ -11,8 +11,9 @@ One loader serves every command, in stages, one module each:
     dates     day/month order from the whole column, 2-digit years, month names, time zones,
               epochs
     roles     which column is the date (+ time of day), the series, the target, a feature
-    checks    values that must not pass (inf, beyond float32, non-positive under log returns)
-              and moves that look wrong (unadjusted splits)
+    checks    values that must not pass (inf, beyond float32, non-positive under log returns,
+              a few stray zero or negative values in a positive series) and moves that look
+              wrong (one-row spikes that revert, unadjusted splits)
     cleaning  per series: order, duplicates, leading/trailing gaps, fills up to --max-gap
     frequency the offset alias of the typical step, and unusual gaps
     sessions  the trading calendar (--exchange, or the exchange whose holidays the data
@@ -21,8 +22,9 @@ One loader serves every command, in stages, one module each:
 
 with `messages` (wording shared by all) and `dataset` (Series, Dataset, LoadOptions). A module
 imports only from those before it in this order: messages, dataset, table, source, text,
-numbers, dates, roles, checks, cleaning, frequency, sessions, build. Numbers and dates are parsers of
-whole columns that know nothing of roles; roles tries them to decide which column is which.
+numbers, dates, roles, checks, cleaning, frequency, sessions, build. Numbers and dates are
+parsers of whole columns that know nothing of roles; roles tries them to decide which column
+is which.
 
 Adding a source (a Parquet dataset, a SQL query): write a function that returns a `Table`
 (`lstm_forecast.loading.table`): the rows as a pandas DataFrame, the source's display name, and

@@ -35,9 +35,7 @@ def build(table: Table, opts: LoadOptions) -> Dataset:
     clock = _clock(table)
     exchange, calendar, calendar_info = None, None, None
     if roles.date:
-        exchange, calendar, calendar_info = choose(
-            cleaned, frequency, opts, clock, report
-        )
+        exchange, calendar, calendar_info = choose(cleaned, frequency, opts, clock, report)
     check_gaps(cleaned, frequency, calendar, clock, report)
     for info in report.per_series.values():
         del info["who"]
@@ -60,7 +58,7 @@ def build(table: Table, opts: LoadOptions) -> Dataset:
 
 
 def _clock(table: Table) -> str | None:
-    """"UTC" when the dates stage converted stamps to UTC (offsets, epochs); None: as written."""
+    """ "UTC" when the dates stage converted stamps to UTC (offsets, epochs); None: as written."""
     said = f"{table.details.get('timezone') or ''} {table.details.get('date_format') or ''}"
     return "UTC" if "converted to UTC" in said or "(UTC)" in said else None
 
@@ -78,11 +76,11 @@ def _timestamps(
         stamps, label = stamps + " " + frame[roles.time], f"{roles.date} + {roles.time}"
         details["time_column"] = roles.time
     groups = frame[roles.series] if roles.series else None
-    index, fmt, tz_note = parse_dates(
-        stamps, label, roles.kind, opts, groups, table.name, table.lines
-    )
-    details["date_format"] = fmt
-    if tz_note:
-        table.notes.append(tz_note)
-        details["timezone"] = tz_note
-    return index, label
+    reading = parse_dates(stamps, label, roles.kind, opts, groups, table.name, table.lines)
+    details["date_format"] = reading.format
+    if reading.order:
+        table.notes.append(reading.order)
+    if reading.timezone:
+        table.notes.append(reading.timezone)
+        details["timezone"] = reading.timezone
+    return reading.index, label

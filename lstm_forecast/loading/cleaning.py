@@ -13,7 +13,12 @@ import numpy as np
 import pandas as pd
 
 from lstm_forecast.errors import DataError
-from lstm_forecast.loading.checks import check_values, split_warnings
+from lstm_forecast.loading.checks import (
+    check_values,
+    spike_warnings,
+    split_warnings,
+    stray_signs,
+)
 from lstm_forecast.loading.dataset import LoadOptions, Series
 from lstm_forecast.loading.messages import count, names, stamp, where
 from lstm_forecast.loading.roles import Roles
@@ -131,13 +136,16 @@ def _clean_series(
     if part.empty:
         return None
     part, filled = _fill(part, who, target, opts, report)
-    check_values(part, who, target, "value", opts.positive, report.name)
+    check_values(part, who, target, "value", opts.transform == "log-return", report.name)
+    if opts.transform == "auto":
+        stray_signs(part, who, target, report.name)
     for f in features:
         check_values(part, who, f, f, False, report.name)
         holes = int(part[f].isna().sum())
         if holes:
             report.notes.append(f"{who}: filled {count(holes, 'missing value')} in feature '{f}'")
             part[f] = part[f].ffill().bfill()
+    report.warnings.extend(spike_warnings(part, who, target))
     if dated:
         report.warnings.extend(split_warnings(part, who, target, helpers))
     report.per_series[key] = {"filled": filled, "gaps": [], "who": who}

@@ -75,4 +75,7 @@ class LoadOptions:
     exchange: str = "auto"  # trading calendar: an exchange's MIC, weekdays, daily, none, auto
     calendar: Calendar | None = None  # a model's stored calendar: used as it is, nothing inferred
     min_rows: int = 2
-    positive: bool = False  # the transform needs strictly positive values (log returns)
+    # the --transform the data is for: "log-return" needs every value positive; "auto" (also
+    # when not known, as in inspect) refuses a few stray zero or negative values in an otherwise
+    # positive series, which would silently make it "diff"; "diff" and "none" accept them
+    transform: str = "auto"

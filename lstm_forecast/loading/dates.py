@@ -1,24 +1,28 @@
 """Dates read from the whole column: ISO, D/M/Y or M/D/Y, 2-digit years, month names, epochs.
 
 Day-first or month-first is the one reading under which every value is a valid date and dates
-run in order in each series (asked for when both qualify). UTC offsets become UTC for intraday
-data and local calendar dates for daily data. Typed timestamp columns are used as they are.
+run in order in each series; when both qualify, the one under which timestamps are regularly
+spaced wins if the other's are clearly not (noted), else it is asked for. UTC offsets become UTC
+for intraday data and local calendar dates for daily data. Typed timestamp columns are used as
+they are.
 """
 
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 
 from lstm_forecast.errors import DataError
 from lstm_forecast.loading.dataset import LoadOptions
-from lstm_forecast.loading.messages import fail_at_first, short
+from lstm_forecast.loading.messages import count, fail_at_first, short
 from lstm_forecast.loading.numbers import is_missing
 from lstm_forecast.loading.table import text_of
 
 TYPED = "typed timestamps"  # how inspect shows a column that held timestamps already
+JUMP = pd.Timedelta(days=20)  # intraday rows this far apart are no trading calendar's
 _DATE_SHAPE = re.compile(
     r"\d{4}-\d{1,2}(-\d{1,2})?([T ].*)?"  # ISO dates and timestamps, year-month
     r"|\d{1,4}[-/. ][^\W\d_]{3,9}\.?[-/. ]\d{2,4}(\s.*)?"  # 19-Sep-03, 01.Mär.2020
@@ -64,6 +68,11 @@ def date_kind(col: pd.Series, named: bool) -> str | None:
     return "dates" if parse_mixed(sample, dayfirst=False).notna().all() else None
 
 
+def date_shaped(col: pd.Series) -> pd.Series:
+    """Which values are shaped like a date the loader reads (ISO, D/M/Y, month names, ...)."""
+    return text_of(col).str.fullmatch(_DATE_SHAPE)
+
+
 def parse_mixed(values: pd.Series, dayfirst: bool) -> pd.Series:
     """Free-form dates (month names and the like); NaT where unreadable."""
     try:
@@ -77,6 +86,16 @@ def _strip_tz(values: pd.Series) -> pd.Series:
     return values.str.replace(_TZ_SUFFIX, r"\1", regex=True)
 
 
+@dataclass
+class Reading:
+    """A date column read: the timestamps, how they were read and what was decided."""
+
+    index: np.ndarray  # naive datetime64[ns]
+    format: str  # as inspect shows it: a strftime format, "ISO 8601", "month names", ...
+    timezone: str | None = None  # what was done with UTC offsets
+    order: str | None = None  # why day-first or month-first, when the spacing decided it
+
+
 def parse_dates(
     values: pd.Series,
     column: str,
@@ -85,19 +104,19 @@ def parse_dates(
     groups: pd.Series | None,
     name: str,
     lines: np.ndarray,
-) -> tuple[np.ndarray, str, str | None]:
-    """Timestamps (naive, datetime64[ns]), the format read and a note on time zones."""
+) -> Reading:
+    """The column's timestamps, or a DataError naming the first line that is no date."""
     blank = is_missing(values).to_numpy()
     if blank.any():
         line = lines[int(np.flatnonzero(blank)[0])]
         raise DataError(f"{name}: line {line}: missing date in column '{column}'")
     where = (name, column, lines)
     if pd.api.types.is_datetime64_any_dtype(values):
-        return _typed_dates(values, where)
+        return Reading(*_typed_dates(values, where))
     text = text_of(values)
     if opts.date_format:
         try:
-            return _apply_format(text, opts.date_format, where, "--date-format")
+            return Reading(*_apply_format(text, opts.date_format, where, "--date-format"))
         except ValueError as exc:
             raise DataError(f"{name}: --date-format {opts.date_format}: {short(exc)}") from None
     if kind == "epoch":
@@ -106,9 +125,9 @@ def parse_dates(
         unit = "ms" if number.abs().max() > 1e11 else "s"
         parsed = pd.to_datetime(number, unit=unit)
         how = "epoch milliseconds (UTC)" if unit == "ms" else "epoch seconds (UTC)"
-        return _nanoseconds(parsed, text, where), how, None
-    fmt = _choose_format(text, opts.dayfirst, groups, where)
-    return _apply_format(text, fmt, where, fmt)
+        return Reading(_nanoseconds(parsed, text, where), how)
+    fmt, order = _choose_format(text, opts.dayfirst, groups, where)
+    return Reading(*_apply_format(text, fmt, where, fmt), order=order)
 
 
 def _typed_dates(values: pd.Series, where: tuple) -> tuple[np.ndarray, str, str | None]:
@@ -120,11 +139,12 @@ def _typed_dates(values: pd.Series, where: tuple) -> tuple[np.ndarray, str, str 
 
 def _choose_format(
     values: pd.Series, dayfirst: bool | None, groups: pd.Series | None, where: tuple
-) -> str:
-    """The one format under which every value is valid and dates run in order in each series."""
+) -> tuple[str, str | None]:
+    """The one format under which every value is valid and dates run in order in each series,
+    and a note when their spacing had to decide between day-first and month-first."""
     name, column, _ = where
     if values.str.fullmatch(_ISO).all():
-        return "ISO8601"
+        return "ISO8601", None
     naive = _strip_tz(values)
     tried = _candidate_formats(naive.iloc[0], dayfirst)
     valid: list[tuple[str, pd.Series]] = []
@@ -139,19 +159,78 @@ def _choose_format(
         if naive.str.contains(r"[^\W\d_]{3}").all():
             parsed = parse_mixed(naive, bool(dayfirst))
             if parsed.notna().all():
-                return "mixed"
+                return "mixed", None
             best = parsed
         how = f"tried {', '.join(tried)}" if tried else "no known date format"
         _fail_unparsed(best, values, where, how)
     ordered = [(f, p) for f, p in valid if _ordered(p, groups)] or valid
     distinct = {tuple(p.to_numpy()) for _, p in ordered}
     if len(distinct) > 1:
+        regular = _by_spacing(ordered, groups, column)
+        if regular:
+            return regular
         shown = " and ".join(f for f, _ in ordered[:2])
         raise DataError(
             f"{name}: dates in column '{column}' read validly both as {shown} (every day "
             f"number is 12 or less); say which with --dayfirst, --monthfirst or --date-format"
         )
-    return ordered[0][0]
+    return ordered[0][0], None
+
+
+def _by_spacing(
+    readings: list[tuple[str, pd.Series]], groups: pd.Series | None, column: str
+) -> tuple[str, str] | None:
+    """The one reading whose timestamps are regularly spaced when every other reading's are
+    clearly not, with a note saying why; None when more than one is plausible."""
+    spacing = [_spacing(p, groups) for _, p in readings]
+    if None in spacing:
+        return None
+    for j, (fmt, parsed) in enumerate(readings):
+        if _irregular(spacing[j], None):
+            continue
+        others = [i for i, (_, p) in enumerate(readings) if not p.equals(parsed)]
+        why = [_irregular(spacing[i], spacing[j]) for i in others]
+        if all(why):
+            note = (
+                f"dates in column '{column}' read as {fmt} (every day number is 12 or less; "
+                f"as {readings[others[0]][0]}, {why[0]})"
+            )
+            return fmt, note
+    return None
+
+
+def _spacing(
+    parsed: pd.Series, groups: pd.Series | None
+) -> tuple[pd.Timedelta, pd.Timedelta, float] | None:
+    """(typical step, longest step, share of rows on weekends), or None without two steps."""
+    stamps = pd.Series(parsed.to_numpy())
+    keys = np.zeros(len(stamps)) if groups is None else groups.to_numpy()
+    steps = stamps.groupby(keys).diff().abs().dropna()
+    steps = steps[steps > pd.Timedelta(0)]
+    if len(steps) < 2:
+        return None
+    return steps.median(), steps.max(), float((stamps.dt.day_of_week >= 5).mean())
+
+
+def _irregular(spacing: tuple, beside: tuple | None) -> str | None:
+    """Why timestamps spaced like this are clearly irregular: month-long jumps between rows
+    typically minutes or hours apart, or, `beside` a reading with none, rows on weekends."""
+    typical, longest, weekend = spacing
+    if longest > JUMP and longest > 100 * typical:
+        return f"rows {_duration(typical)} apart would jump by {longest.days} days"
+    intraday = typical < pd.Timedelta(days=1)
+    if beside is not None and intraday and weekend >= 0.05 and beside[2] == 0:
+        return f"{weekend:.0%} of the rows would fall on weekends"
+    return None
+
+
+def _duration(step: pd.Timedelta) -> str:
+    """A step as '1 minute', '5 minutes', '2 hours' or '3 days'."""
+    seconds = round(step.total_seconds())
+    for unit, size in (("day", 86400), ("hour", 3600), ("minute", 60)):
+        if seconds >= size and seconds % size == 0:
+            return count(seconds // size, unit)
+    return count(seconds, "second")
 
 
 def _candidate_formats(example: str, dayfirst: bool | None) -> list[str]:

@@ -15,8 +15,8 @@ import pandas as pd
 
 from lstm_forecast.errors import DataError
 from lstm_forecast.loading.dataset import LoadOptions
-from lstm_forecast.loading.dates import date_kind
-from lstm_forecast.loading.messages import names
+from lstm_forecast.loading.dates import date_kind, date_shaped
+from lstm_forecast.loading.messages import fail_at_first, names
 from lstm_forecast.loading.numbers import decimal_mark, is_missing, numeric_frame, strict_numbers
 from lstm_forecast.loading.table import Table, is_typed, text_of
 
@@ -24,6 +24,12 @@ from lstm_forecast.loading.table import Table, is_typed, text_of
 def key(label: str) -> str:
     """A column name compared ignoring case, spaces and underscores."""
     return re.sub(r"[\s_]+", "", str(label).lower())
+
+
+def is_adjusted_close(label: str) -> bool:
+    """Adj Close, Adj. Close*, adj_close, Adjusted Close, AdjClose, Adj Close**, ... by name."""
+    letters = re.sub(r"[\W_]+", "", str(label).lower())
+    return letters.startswith(("adjclos", "adjustedclos")) or letters == "closeadjusted"
 
 
 def keys(*labels: str) -> tuple[str, ...]:
@@ -42,10 +48,6 @@ TIME_KEYS = keys("time", "hour", "zeit", "hora", "heure", "ora", "uhrzeit", "tim
 SERIES_KEYS = keys(
     "ticker", "symbol", "series", "name", "code", "instrument", "asset", "security", "stock",
     "unique_id", "id", "isin", "ric", "sym", "series_id", "company",
-)  # fmt: skip
-ADJ_CLOSE_KEYS = keys(
-    "adj close", "adjusted close", "adj. close", "adj close*", "adj. close**", "close adjusted",
-    "adjusted closing price", "adj closing price", "adjclose",
 )  # fmt: skip
 CLOSE_KEYS = keys(
     "close", "close/last", "close*", "closing price", "close price", "price", "last",
@@ -73,11 +75,14 @@ class Roles:
 def find_roles(table: Table, opts: LoadOptions) -> Roles:
     """Find the date, time, series, target and feature columns and parse the numbers."""
     frame, details, name = table.frame, table.details, table.name
-    date_col, kind = _find_date_column(frame, name, opts.date_col)
+    date_col, kind = _find_date_column(frame, name, opts.date_col, bool(opts.date_format))
     used = {date_col}
     if kind == "steps":
         table.notes.append(f"column '{date_col}' numbers the rows; read as a plain sequence")
         date_col = None
+    elif kind == "not dates":
+        _not_dates(table, date_col)
+        used, date_col = set(), None
     time_col = _find_time_column(frame, date_col) if date_col else None
     used.add(time_col)
     series_col = _find_series_column(frame, name, opts.series_col, used)
@@ -128,22 +133,55 @@ def _column(frame: pd.DataFrame, given: str, name: str, what: str) -> str:
     return matches[0]
 
 
-def _find_date_column(frame: pd.DataFrame, name: str, given: str | None) -> tuple[str | None, str]:
-    """The date column and what it holds: 'dates', 'epoch' or 'steps' (row numbers)."""
+def _find_date_column(
+    frame: pd.DataFrame, name: str, given: str | None, formatted: bool
+) -> tuple[str | None, str]:
+    """The date column and what it holds: 'dates', 'epoch' or 'steps' (row numbers).
+
+    With no date column found, the first column named like one is returned as 'not dates'.
+    With --date-format (`formatted`), a column named like a date is read with it.
+    """
     if given:
         col = _column(frame, given, name, "date")
         kind = date_kind(frame[col], named=True)
         return col, "dates" if kind in (None, "steps") else kind
+    misnamed = None
     for wanted in DATE_KEYS:
         for c in frame.columns:
             if key(c) == wanted:
-                kind = date_kind(frame[c], named=True)
+                kind = date_kind(frame[c], named=True) or ("dates" if formatted else None)
                 if kind:
                     return c, kind
+                misnamed = misnamed or c
     for c in frame.columns:
         if date_kind(frame[c], named=False) == "dates":
             return c, "dates"
-    return None, "none"
+    return misnamed, "not dates" if misnamed else "none"
+
+
+def _not_dates(table: Table, col: str) -> None:
+    """A column named like a date without dates: numbers are noted, anything else an error."""
+    frame = table.frame
+    if _plain_numbers(frame[col]):
+        table.notes.append(
+            f"column '{col}' is named like a date but holds numbers; read as a plain sequence"
+        )
+        return
+    bad = (~is_missing(frame[col]) & ~date_shaped(frame[col])).to_numpy()
+    problem = (
+        "column '{column}' is named like a date, but '{value}' is not a date; give its format "
+        "with --date-format, or the date column with --date-col"
+    )
+    fail_at_first(bad, frame[col], (table.name, col, table.lines), problem)
+
+
+def _plain_numbers(col: pd.Series) -> bool:
+    """Whether a column holds plain numbers (decimal point or comma; no separators, no units)."""
+    if is_typed(col):
+        return True
+    present = col[~is_missing(col)]
+    parsed = pd.to_numeric(present.str.replace(",", ".", regex=False), errors="coerce")
+    return bool(len(present)) and parsed.notna().mean() >= 0.9
 
 
 def _find_time_column(frame: pd.DataFrame, date_col: str) -> str | None:
@@ -221,13 +259,10 @@ def _default_target(
     A close found by name must be numeric: text there is an error, not a reason to pick another.
     """
     keys = {key(c): c for c in candidates}
-    groups = (
-        (ADJ_CLOSE_KEYS, ("adjclose", "adjustedclose"), "the adjusted close"),
-        (CLOSE_KEYS, ("close",), "the close"),
-    )
-    for spellings, prefixes, why in groups:
-        found = [keys[k] for k in spellings if k in keys]
-        found += [c for k, c in keys.items() if k.startswith(prefixes)]
+    adjusted = [c for c in candidates if is_adjusted_close(c)]
+    close = [keys[k] for k in CLOSE_KEYS if k in keys]
+    close += [c for k, c in keys.items() if k.startswith("close")]
+    for found, why in ((adjusted, "the adjusted close"), (close, "the close")):
         if found:
             return _columns(found[:1], cols, name, "target", frame), why
     if len(cols) <= 1:
@@ -246,8 +281,8 @@ def helper_columns(numeric: pd.DataFrame, targets: list[str]) -> dict[str, str]:
         return {}
     keys = {key(c): c for c in numeric.columns if c != targets[0]}
     out = {}
-    adj = next((keys[k] for k in ADJ_CLOSE_KEYS if k in keys), None)
-    if adj and key(targets[0]) not in ADJ_CLOSE_KEYS:
+    adj = next((c for c in keys.values() if is_adjusted_close(c)), None)
+    if adj and not is_adjusted_close(targets[0]):
         out["adjusted"] = adj
     volume = next((keys[k] for k in VOLUME_KEYS if k in keys), None)
     if volume:

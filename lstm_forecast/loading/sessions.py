@@ -26,7 +26,11 @@ SHOWN = 10  # dates listed in the evidence, of each kind
 
 
 def choose(
-    series: list[Series], frequency: str | None, opts: LoadOptions, clock: str | None, report: Report
+    series: list[Series],
+    frequency: str | None,
+    opts: LoadOptions,
+    clock: str | None,
+    report: Report,
 ) -> tuple[str, Calendar | None, dict]:
     """(code, sessions or None, how it was chosen with its evidence) for dated series."""
     longest = max(series, key=len).index
@@ -120,9 +124,11 @@ def _clock(
     recent = pd.DatetimeIndex(index[-5000:])
     zone = clock or cal.tz
     if clock is None:
-        said = f"intraday times read as {cal.code} local time ({cal.tz}): the file gives no UTC offsets"
+        said = f"intraday times read as {cal.code}'s local time ({cal.tz}): the file gives no "
+        said += "UTC offsets"
     else:
-        said = f"intraday times in {clock} (from the file's offsets), placed in {cal.code} sessions"
+        said = f"intraday times in {clock} (from the file's offsets), placed in {cal.code}'s "
+        said += f"sessions ({cal.tz})"
     stamps = calendars.to_utc(recent, zone)
     step = int(pd.Timedelta(pd.tseries.frequencies.to_offset(frequency)).value)
     inside = cal.bar_layout(stamps, step)[2]
