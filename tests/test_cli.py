@@ -424,7 +424,8 @@ def test_a_model_forecasts_on_its_own_calendar_only(before_labor_day):
 def test_predict_imports_no_calendar_library(before_labor_day):
     data, model = before_labor_day
     code = (
-        f"import sys; sys.argv = ['lstm-forecast', 'predict', {str(data)!r}, '-m', {str(model)!r}]\n"
+        f"import sys; sys.argv = ['lstm-forecast', 'predict', {str(data)!r}, '-m', "
+        f"{str(model)!r}]\n"
         "from lstm_forecast.cli import main\n"
         "try:\n    main()\nexcept SystemExit:\n    pass\n"
         "names = ('exchange_calendars', 'lstm_forecast.calendar_inference', 'torch')\n"

@@ -27,7 +27,9 @@ def sessions(code: str, start: str, end: str) -> pd.DatetimeIndex:
 def write_days(tmp_path, days: pd.DatetimeIndex, name: str = "prices.csv"):
     """A price file with one row on each of `days` (a random walk)."""
     close = 100 * np.exp(np.cumsum(np.random.default_rng(0).normal(0, 0.01, len(days))))
-    text = "Date,Close\n" + "".join(f"{d.date()},{c:.4f}\n" for d, c in zip(days, close))
+    text = "Date,Close\n" + "".join(
+        f"{d.date()},{c:.4f}\n" for d, c in zip(days, close, strict=True)
+    )
     return write_data(tmp_path, text, name)
 
 
@@ -71,7 +73,7 @@ def test_an_explicit_exchange_is_used_and_its_evidence_shown(tmp_path):
     wrong = load(GOOG, LoadOptions(exchange="XETR"))  # German holidays: US ones look missing
     assert wrong.calendar_info["holidays_with_rows"]["count"] > 10
     assert any("XETR sessions without a row" in w for w in wrong.warnings)
-    with pytest.raises(ConfigError, match="unknown calendar 'XNSY' .*did you mean XNYS"):
+    with pytest.raises(ConfigError, match=r"unknown calendar 'XNSY' .*did you mean XNYS"):
         load(GOOG, LoadOptions(exchange="XNSY"))
 
 
