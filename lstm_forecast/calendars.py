@@ -312,7 +312,20 @@ def is_intraday(frequency: str | None) -> bool:
 
 
 def library_version() -> str | None:
-    """The installed exchange_calendars version (None when it is not installed), unimported."""
+    """The installed exchange_calendars version (None when it is not installed), unimported.
+
+    Read from the name of its `.dist-info` folder: importing importlib.metadata alone costs
+    about 40 ms, a tenth of a cold `predict`; importlib.metadata only where no such folder is.
+    """
+    from importlib.util import find_spec
+    from pathlib import Path
+
+    spec = find_spec("exchange_calendars")
+    if spec is None or spec.origin is None:
+        return None
+    found = list(Path(spec.origin).parent.parent.glob("exchange_calendars-*.dist-info"))
+    if len(found) == 1:
+        return found[0].name.removeprefix("exchange_calendars-").removesuffix(".dist-info")
     from importlib.metadata import PackageNotFoundError, version
 
     try:

@@ -318,6 +318,12 @@ def test_a_stored_calendar_from_another_library_version_is_recomputed():
     assert iso_dates(upgraded.index) == ["2013-01-02", "2013-01-03"]
 
 
+def test_the_library_version_is_read_without_importing_it():
+    from importlib.metadata import version
+
+    assert calendars.library_version() == version("exchange_calendars") == xcals.__version__
+
+
 def test_a_model_used_past_its_stored_span_dates_from_the_library():
     assert stored_xnys().end < np.datetime64("2018-06-01")
     history = exchange_sessions("XNYS")[exchange_sessions("XNYS") <= "2018-08-31"][-30:]
