@@ -26,7 +26,7 @@ from lstm_forecast import artifacts, forecasting
 from lstm_forecast.errors import ConfigError, DataError, ForecastError
 from lstm_forecast.formats import timestamp
 from lstm_forecast.loading import Dataset, LoadOptions, load
-from lstm_forecast.settings import TrainConfig
+from lstm_forecast.settings import TrainConfig, loader_features
 from lstm_forecast.spec import ModelCard
 
 if TYPE_CHECKING:
@@ -55,7 +55,7 @@ def _train_options(options: LoadOptions | None, config: TrainConfig) -> LoadOpti
     opts = options or LoadOptions()
     return replace(
         opts,
-        features=config.features or opts.features,
+        features=loader_features(config.features) or opts.features,
         min_rows=config.lookback + config.horizon + 1,
         transform=config.transform,
     )
@@ -74,12 +74,15 @@ def train(
     keep_better: bool = False,
     wait: float = 0.0,
     notify: Callable[[str], None] | None = None,
+    interval_baselines: bool = False,
 ) -> TrainResult:
     """Train on `data` and write the model to `model_path` atomically, under its lock.
 
     With `keep_better`, an existing model is replaced only when the new one does at least as
     well on the new model's validation tail (`result.card.kept` says which was kept). Under
     torchrun only rank 0 takes the lock and writes; the other ranks just train.
+    `interval_baselines` sets GARCH(1,1)-t and EWMA bands beside the model's intervals in the
+    validation table (it imports arch and scipy: about 2 s).
     """
     from lstm_forecast import distributed, training
 
@@ -108,7 +111,7 @@ def train(
             checkpoint=save_ckpt,
             resume_from=resume_from,
         )
-        _score(result, dataset)
+        _score(result, dataset, interval_baselines)
         if writer:
             _store(result, dataset, data, model_path, keep_better, notify)
             ckpt_path.unlink(missing_ok=True)
@@ -181,11 +184,13 @@ def _resume_state(ckpt_path: Path, dataset: Dataset, config: TrainConfig) -> tup
     return tensors, saved
 
 
-def _score(result: TrainResult, dataset: Dataset) -> None:
+def _score(result: TrainResult, dataset: Dataset, interval_baselines: bool = False) -> None:
     """Fill the card's validation table from the model's validation forecasts."""
     from lstm_forecast import evaluation
 
-    frame = evaluation.validation_frame(dataset, result.card, result.validation)
+    frame = evaluation.validation_frame(
+        dataset, result.card, result.validation, interval_baselines=interval_baselines
+    )
     result.card.evaluation = evaluation.validation_table(frame, result.card.calibration.shrink)
 
 
@@ -278,15 +283,26 @@ def predict(
     options: LoadOptions | None = None,
     engine: str = "auto",
     notify: Callable[[str], None] | None = None,
+    recalibrate: bool = False,
 ) -> pd.DataFrame:
-    """Forecast the horizon after the data's last row (or from every origin since `since`)."""
+    """Forecast the horizon after the data's last row (or from every origin since `since`).
+
+    `recalibrate` adapts the intervals online to the misses of the origins after the model's
+    training cutoff (`forecasting.quantile_forecasts`); the median stays the model's."""
     card, weights = artifacts.load_model(model_path)
     dataset = data if isinstance(data, Dataset) else load(data, _predict_options(options, card))
     for warning in forecasting.check_compatible(card, dataset):
         if notify:
             notify(f"warning: {warning}")
     return forecasting.forecast(
-        card, weights, dataset, since=since, series=series, engine_name=engine, notify=notify
+        card,
+        weights,
+        dataset,
+        since=since,
+        series=series,
+        engine_name=engine,
+        recalibrate=recalibrate,
+        notify=notify,
     )
 
 

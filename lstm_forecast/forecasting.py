@@ -12,7 +12,7 @@ from collections.abc import Callable
 import numpy as np
 import pandas as pd
 
-from lstm_forecast import calendars, calibration, engine, windows
+from lstm_forecast import calendars, calibration, conformal, engine, windows
 from lstm_forecast.calendars import Calendar, Future
 from lstm_forecast.errors import ConfigError, DataError
 from lstm_forecast.formats import timestamp
@@ -68,6 +68,7 @@ def forecast(
     since: str | int | None = None,
     series: list[str] | None = None,
     engine_name: str = "auto",
+    recalibrate: bool = False,
     notify: Callable[[str], None] | None = None,
 ) -> pd.DataFrame:
     """One row per series, origin and horizon step: quantiles in the target's own units.
@@ -75,7 +76,9 @@ def forecast(
     Without `since`, the only origin is each series' last row. With it, every origin from
     `since` to the last row, each using only the history up to that origin; a target the data
     holds is dated by its row. Dates past the data's end are sessions of the dataset's
-    calendar (`future_index`); what they rest on is said through `notify`.
+    calendar (`future_index`); what they rest on is said through `notify`. `recalibrate`
+    adapts the intervals online from the origins after the training cutoff (see
+    `quantile_forecasts`).
     """
     lookback = card.config.lookback
     ids = card.series_ids()
@@ -103,7 +106,8 @@ def forecast(
                 f"model's lookback {lookback}"
             )
         origins = _origins(s, since, lookback, dataset.source)
-        q = quantile_forecasts(card, run, s, ids[name], origins)
+        start = cutoff_row(card, ids[name], s) if recalibrate else None
+        q = quantile_forecasts(card, run, s, ids[name], origins, start)
         future = future_index(
             s.index, card.frequency, q.shape[1], dataset.exchange, dataset.calendar, dataset.clock
         )
@@ -116,16 +120,43 @@ def forecast(
 
 
 def quantile_forecasts(
-    card: ModelCard, run: Runner, series: Series, sid: int, origins: np.ndarray
+    card: ModelCard,
+    run: Runner,
+    series: Series,
+    sid: int,
+    origins: np.ndarray,
+    recalibrate_from: int | None = None,
 ) -> np.ndarray:
-    """Calibrated quantile forecasts (origins, horizon, quantiles) in the target's units."""
-    norm, prep = raw_forecasts(card, run, series, sid, origins)
-    return windows.denormalise(
-        calibration.apply(norm, card.calibration, card.network.median_index),
-        series.values[origins],
-        prep.sigma[origins],
-        card.transform,
-    )
+    """Calibrated quantile forecasts (origins, horizon, quantiles) in the target's units.
+
+    With `recalibrate_from` (a row, the training cutoff: see `cutoff_row`), the quantiles of
+    every origin from that row on are recalibrated online (`conformal.adaptive_tails`, on the
+    normalised scale): the tracker starts at that row, runs over every origin after it, and
+    moves only on outcomes known by each origin's own row, so an origin's forecast depends
+    neither on later data nor on which origins were asked for. The median is left as it is.
+    """
+    rows = origins = np.asarray(origins)
+    adapt = recalibrate_from is not None and len(rows) > 0 and rows.max() >= recalibrate_from
+    if adapt:
+        rows = np.union1d(rows, np.arange(recalibrate_from, rows.max() + 1))
+    norm, prep = raw_forecasts(card, run, series, sid, rows)
+    norm = calibration.apply(norm, card.calibration, card.network.median_index)
+    if adapt:
+        after = rows >= recalibrate_from
+        truth = windows.targets(prep, card.network.horizon)[rows[after]]
+        levels = list(card.network.quantiles)
+        norm[after] = conformal.adaptive_tails(norm[after], truth, levels, rows[after])
+        norm = norm[np.searchsorted(rows, origins)]
+    return windows.denormalise(norm, series.values[origins], prep.sigma[origins], card.transform)
+
+
+def cutoff_row(card: ModelCard, sid: int, series: Series) -> int:
+    """The row of `series` holding the model's last training row (its training cutoff), or
+    the first row with a full lookback when the data starts after it."""
+    last = card.series[sid].last
+    key = np.datetime64(last, "ns") if isinstance(last, str) else last
+    row = int(np.searchsorted(series.index, key, side="right")) - 1
+    return max(row, card.config.lookback - 1)
 
 
 def raw_forecasts(

@@ -87,14 +87,16 @@ def progress(quiet: bool, label: str) -> Iterator[Callable[..., None] | None]:
 
 
 def evaluation_table(evaluation: dict, title: str) -> Table:
-    """Model beside baselines per horizon step: MAE, RMSE, MASE, direction, coverage."""
+    """Model beside baselines per horizon step: MAE, RMSE, MASE, direction, coverage and
+    interval score of the interval (where a model has one)."""
     lo, hi = evaluation["interval"]
     table = Table(title=title, title_justify="left")
-    for col in ("model", "h", "MAE", "RMSE", "MASE", "dir. acc.", f"cover {lo:g}-{hi:g}"):
+    cols = ("model", "h", "MAE", "RMSE", "MASE", "dir. acc.", f"cover {lo:g}-{hi:g}", "int. score")
+    for col in cols:
         table.add_column(col, justify="left" if col == "model" else "right")
     for name, m in evaluation["models"].items():
+        cover, score = m.get("coverage"), m.get("interval_score")
         for i, h in enumerate(evaluation["horizon"]):
-            cover = m.get("coverage")
             table.add_row(
                 name if i == 0 else "",
                 str(h),
@@ -103,6 +105,7 @@ def evaluation_table(evaluation: dict, title: str) -> Table:
                 number(m["mase"][i], 3),
                 number(m["directional_accuracy"][i], 3),
                 number(cover[i], 3) if cover else "",
+                number(score[i]) if score else "",
             )
         table.add_section()
     return table
@@ -129,6 +132,13 @@ def verdict_line(evaluation: dict) -> str:
     )
 
 
+def _print_verdicts(console: Console, evaluation: dict) -> None:
+    """The point verdict, then the interval verdict (models made before it have none)."""
+    console.print(verdict_line(evaluation))
+    if "interval_verdict" in evaluation:
+        console.print(evaluation["interval_verdict"])
+
+
 def print_training_summary(meta: dict, model_path: str) -> None:
     console = stderr_console()
     ev, tr = meta["evaluation"], meta["training"]
@@ -139,7 +149,7 @@ def print_training_summary(meta: dict, model_path: str) -> None:
             f"each half calibrated on the other)",
         )
     )
-    console.print(verdict_line(ev))
+    _print_verdicts(console, ev)
     outcome = (
         f"new model discarded, {model_path} unchanged"
         if meta.get("kept") == "old"
@@ -324,4 +334,4 @@ def _info(console: Console, found: dict) -> None:
         )
     console.print(table)
     console.print(evaluation_table(found["evaluation"], "Validation tail"))
-    console.print(verdict_line(found["evaluation"]))
+    _print_verdicts(console, found["evaluation"])

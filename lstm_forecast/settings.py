@@ -5,11 +5,17 @@ Kept free of heavy imports so that the CLI can build its help from it without to
 
 from __future__ import annotations
 
+import re
 from dataclasses import asdict, dataclass, field, fields
 
 from lstm_forecast.errors import ConfigError
 
 TRANSFORMS = ("auto", "log-return", "diff", "none")
+# Range-based volatility inputs `--features` may name, and the columns each is computed from.
+RANGE_FEATURES = {
+    "parkinson": ("High", "Low"),
+    "garmanklass": ("Open", "High", "Low", "Close"),
+}
 
 
 @dataclass
@@ -91,6 +97,24 @@ def renamed(config: dict) -> dict:
 def parse_list(text: str | None) -> list[str]:
     """Comma-separated option value -> list of stripped, non-empty items."""
     return [t.strip() for t in (text or "").split(",") if t.strip()]
+
+
+def range_feature(name: str) -> str | None:
+    """The RANGE_FEATURES key a --features name means ('Parkinson', 'garman-klass', ...)."""
+    found = re.sub(r"[\s_\-]+", "", name.lower())
+    return found if found in RANGE_FEATURES else None
+
+
+def loader_features(features: list[str]) -> list[str]:
+    """The columns the loader must read for `--features`: plain columns as named, and the
+    price columns of each range feature (each column once)."""
+    out: list[str] = []
+    for name in features:
+        kind = range_feature(name)
+        for col in RANGE_FEATURES[kind] if kind else (name,):
+            if col.lower() not in {c.lower() for c in out}:
+                out.append(col)
+    return out
 
 
 def parse_quantiles(text: str) -> list[float]:

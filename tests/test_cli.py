@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import pickle
@@ -21,6 +22,7 @@ from helpers import (
     random_walk_prices,
     run_cli,
     train_dayfirst_sample,
+    write_dayfirst_sample,
     write_older_and_newer,
     write_prices,
 )
@@ -33,7 +35,16 @@ OPTS = (
     "--lookback 30 --horizon 3 --hidden 64 --layers 2 --epochs 60 --patience 500 --seed 0 "
     "--threads 1 --batch-size 8"
 ).split()
-FIGURES = ("beats_naive", "lstm_mase", "naive_mase", "coverage", "windows_per_s", "epochs_run")
+FIGURES = (
+    "beats_naive",
+    "interval_skill",
+    "coverage_tests_pass",
+    "lstm_mase",
+    "naive_mase",
+    "coverage",
+    "windows_per_s",
+    "epochs_run",
+)
 SMALL = "--lookback 20 --horizon 3 --hidden 8 --layers 1 --epochs 2 --threads 1".split()
 
 
@@ -60,6 +71,39 @@ def test_train_reports_on_stderr_only(trained):
     assert "naive" in proc.stderr and "windows/s" in proc.stderr
     assert "\x1b[" not in proc.stderr  # not a terminal: no escape codes, no progress frames
     assert model.stat().st_size > 1000
+
+
+def test_train_sets_no_interval_baselines_unless_asked(trained):
+    _, model, proc = trained
+    ev = json.loads(run_cli("info", model, "--json").stdout)["evaluation"]
+    assert set(ev["models"]) == {"lstm", "naive", "drift", "seasonal_naive"}
+    assert " ".join(ev["interval_verdict"].split()) in " ".join(proc.stderr.split())
+    assert ev["interval_verdict"].startswith("Intervals: no evidence of interval skill: no ")
+    assert ev["interval_skill"] is False and ev["interval_test"] is None
+    assert [t["test"] for t in ev["coverage_tests"]["lstm"]["tests"]][-1] == "christoffersen_cc"
+
+
+def test_train_with_tail_quantiles_and_interval_baselines(tmp_path):
+    data = write_dayfirst_sample(tmp_path / "prices.csv")
+    model = tmp_path / "tails.lstm"
+    tails = "0.01,0.05,0.1,0.5,0.9,0.95,0.99"
+    args = ["--target", "Close", "--model", model, *TRAIN, "--quantiles", tails]
+    proc = run_cli("train", data, *args, "--interval-baselines")
+    assert proc.returncode == 0, proc.stderr
+    words = " ".join(proc.stderr.split())
+    assert "0.01-0.99" in words and "│ garch " in words and "│ ewma " in words
+    assert "Intervals: " in words and "98% band's (q1-q99)" in words
+    ev = json.loads(run_cli("info", model, "--json").stdout)["evaluation"]
+    assert set(ev["models"]) == {"lstm", "naive", "drift", "seasonal_naive", "garch", "ewma"}
+    assert ev["interval_test"]["baseline"] in ("garch", "ewma")
+    assert len(ev["coverage_tests"]["lstm"]["tests"]) == 6 * 5 + 6  # 6 tails, 5 steps, cc
+    assert set(ev["coverage_tests"]) == {"lstm", "garch", "ewma"}
+    out = run_cli("predict", data, "--model", model, "--recalibrate")
+    assert out.returncode == 0, out.stderr
+    fc = pd.read_csv(io.StringIO(out.stdout))
+    cols = ["q1", "q5", "q10", "q50", "q90", "q95", "q99"]
+    assert list(fc.columns) == ["series", "date", "horizon", "forecast", *cols]
+    assert (np.diff(fc[cols].to_numpy(), axis=1) >= 0).all()
 
 
 def test_predict_continues_with_business_days_and_sane_prices(trained):
@@ -324,6 +368,8 @@ def test_commands_return_the_figures_for_the_run_record(older_and_newer, tmp_pat
     ev = card.evaluation
     assert figures == {
         "beats_naive": ev["beats_naive"],
+        "interval_skill": ev["interval_skill"],
+        "coverage_tests_pass": ev["coverage_tests_pass"],
         "lstm_mase": ev["models"]["lstm"]["mase"],
         "naive_mase": ev["models"]["naive"]["mase"],
         "coverage": ev["models"]["lstm"]["coverage"],
