@@ -66,6 +66,26 @@ def test_a_missing_session_is_a_gap_named_and_holidays_are_not(tmp_path):
     ]
 
 
+def test_empty_rows_on_holidays_are_dropped_not_filled(tmp_path):
+    days = pd.bdate_range("2016-01-04", "2019-12-20")
+    open_days = sessions("XETR", "2016-01-04", "2019-12-20")
+    closes = 100 * np.exp(np.cumsum(np.random.default_rng(1).normal(0, 0.01, len(days))))
+    cells = [f"{c:.4f}" if d in open_days else "null" for d, c in zip(days, closes, strict=True)]
+    cells[300] = "null"  # a session without a value: that one is filled
+    text = "Date,Close\n" + "".join(f"{d.date()},{c}\n" for d, c in zip(days, cells, strict=True))
+    ds = load(write_data(tmp_path, text))
+    assert ds.exchange == "XETR"
+    assert [str(d)[:10] for d in ds.series[0].index] == [str(d.date()) for d in open_days]
+    assert ds.details["per_series"]["Close"]["filled"] == 1
+    (warning,) = ds.warnings
+    assert warning.startswith("column 'Close': forward-filled 30 missing 'Close' values")
+    assert warning.endswith(
+        "of these, 29 rows without a value on XETR holidays (2016-03-25, 2016-03-28, "
+        "2016-05-16, ...) were dropped instead: no sessions"
+    )
+    assert ds.calendar_info["holidays_with_rows"]["count"] == 0
+
+
 def test_an_explicit_exchange_is_used_and_its_evidence_shown(tmp_path):
     ds = load(GOOG, LoadOptions(exchange="nyse"))  # an alias, any case
     assert (ds.exchange, ds.calendar_info["chosen"]) == ("XNYS", "given")

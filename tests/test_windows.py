@@ -88,7 +88,7 @@ def test_parkinson_input_by_hand():
     raw = np.log(np.maximum(vol, entry["floor"]))
     assert entry["mean"] == pytest.approx(raw[1:4].mean())
     assert entry["std"] == pytest.approx(raw[1:4].std())
-    x = windows.prepare(ohlc_series(), stats, "log-return", calendar=False).x
+    x = windows.prepare(ohlc_series(), stats, "log-return", date_features=False).x
     assert x.shape == (6, 3)  # change, volatility, the range input
     want = np.clip((raw - entry["mean"]) / entry["std"], -windows.CLIP, windows.CLIP)
     np.testing.assert_allclose(x[:, 2], want, rtol=1e-6)

@@ -15,7 +15,7 @@ from lstm_forecast.loading.dataset import Dataset, LoadOptions
 from lstm_forecast.loading.dates import parse_dates
 from lstm_forecast.loading.frequency import detect_frequency
 from lstm_forecast.loading.roles import Roles, find_roles, helper_columns
-from lstm_forecast.loading.sessions import check_gaps, choose
+from lstm_forecast.loading.sessions import check_gaps, choose, describe, drop_closed
 from lstm_forecast.loading.table import Table, settle
 
 
@@ -36,9 +36,11 @@ def build(table: Table, opts: LoadOptions) -> Dataset:
     exchange, calendar, calendar_info = None, None, None
     if roles.date:
         exchange, calendar, calendar_info = choose(cleaned, frequency, opts, clock, report)
+        cleaned = drop_closed(cleaned, frequency, calendar, report)
+        calendar_info = describe(cleaned, frequency, calendar, clock, calendar_info, report)
     check_gaps(cleaned, frequency, calendar, clock, report)
     for info in report.per_series.values():
-        del info["who"]
+        del info["who"], info["holes"], info["fill_warning"]
     table.details["per_series"] = report.per_series
     return Dataset(
         name,

@@ -5,7 +5,8 @@ the exchange whose holidays the longest series skips (`calendar_inference.infer`
 stored calendar (`LoadOptions.calendar`, at predict) is used as it is, so that a forecast
 imports no calendar library and infers nothing. Weekly and coarser data step on their own
 dates: no calendar applies. With an exchange's sessions every session without a row is a gap,
-named, and a holiday is none; `weekdays`, `daily` and `none` keep the data's own gap rule
+named, and a holiday is none; a daily row without a value on a day the exchange is closed is
+dropped rather than filled. `weekdays`, `daily` and `none` keep the data's own gap rule
 (`frequency.find_gaps`). Naive intraday stamps are read as the exchange's local time unless
 the file gave UTC offsets (then they are UTC); either way it is said.
 """
@@ -32,8 +33,9 @@ def choose(
     clock: str | None,
     report: Report,
 ) -> tuple[str, Calendar | None, dict]:
-    """(code, sessions or None, how it was chosen with its evidence) for dated series."""
-    longest = max(series, key=len).index
+    """(code, sessions or None, how it was chosen) for dated series; `auto` judges the rows
+    that had a value, so that empty rows on holidays do not hide them."""
+    longest = max(series, key=len)
     first = min(s.index[0] for s in series)
     last = max(s.index[-1] for s in series)
     wanted = opts.exchange.strip().lower()
@@ -48,7 +50,7 @@ def choose(
     elif wanted == "auto":
         from lstm_forecast.calendar_inference import infer
 
-        found = infer(longest)
+        found = infer(_with_values(longest, report))
         why = found.reason.removeprefix(f"{found.code}: ")
         report.notes.append(f"trading calendar {found.code} (--exchange auto): {why}")
         cal = calendars.resolve(found.code, first, last)
@@ -60,11 +62,56 @@ def choose(
         info = {"code": code, "chosen": "given", "reason": "given with --exchange"}
     if cal is None:
         return "none", None, info | {"reason": "--exchange none: the data's own steps"}
-    if cal.sessions is not None:
-        info = {**info, **_evidence(cal, longest, clock), "sessions": _span(cal)}
-        if calendars.is_intraday(frequency):
-            info["clock"] = _clock(cal, longest, frequency, clock, report)
     return cal.code, cal, info
+
+
+def describe(
+    series: list[Series],
+    frequency: str | None,
+    cal: Calendar | None,
+    clock: str | None,
+    info: dict,
+    report: Report,
+) -> dict:
+    """`choose`'s account with the evidence of an exchange's sessions over the longest series:
+    rows on closed days, sessions without a row, the span known and, intraday, the clock."""
+    if cal is None or cal.sessions is None:
+        return info
+    longest = max(series, key=len).index
+    info = {**info, **_evidence(cal, longest, clock), "sessions": _span(cal)}
+    if calendars.is_intraday(frequency):
+        info["clock"] = _clock(cal, longest, frequency, clock, report)
+    return info
+
+
+def drop_closed(
+    series: list[Series], frequency: str | None, cal: Calendar | None, report: Report
+) -> list[Series]:
+    """Daily rows without a value on days the exchange is closed dropped, not filled: such a
+    row (Yahoo writes `null` on some holidays) marks a holiday, not a missing value."""
+    if cal is None or cal.sessions is None or frequency not in calendars.DAILY_FREQUENCIES:
+        return series
+    out = []
+    for s in series:
+        info = report.per_series[s.name]
+        days = pd.DatetimeIndex(info["holes"]).values.astype("datetime64[D]")
+        known = (days >= cal.start) & (days <= cal.end)
+        closed = days[known & ~np.isin(days, cal.sessions_between(cal.start, cal.end))]
+        if not len(closed):
+            out.append(s)
+            continue
+        keep = ~np.isin(s.index.astype("datetime64[D]"), closed)
+        out.append(Series(s.name, s.index[keep], s.values[keep], s.features[keep]))
+        info["filled"] -= len(closed)
+        shown = ", ".join(str(d) for d in closed[:3]) + (", ..." if len(closed) > 3 else "")
+        dropped = f"{count(len(closed), 'row')} without a value on {cal.code} holidays ({shown})"
+        at = report.warnings.index(info["fill_warning"])
+        if info["filled"]:  # the rest were missing values on sessions, and stay filled
+            report.warnings[at] += f"; of these, {dropped} were dropped instead: no sessions"
+        else:
+            del report.warnings[at]
+            report.notes.append(f"{info['who']}: dropped {dropped}: no sessions, not filled")
+    return out
 
 
 def find_missing(s: Series, cal: Calendar, clock: str | None, report: Report) -> None:
@@ -98,6 +145,12 @@ def check_gaps(
             find_missing(s, cal, clock, report)
         else:
             find_gaps(s, frequency, report)
+
+
+def _with_values(s: Series, report: Report) -> np.ndarray:
+    """The timestamps of a series' rows that had a value (filled ones left out)."""
+    holes = report.per_series[s.name]["holes"]
+    return s.index if holes is None or not len(holes) else s.index[~np.isin(s.index, holes)]
 
 
 def _evidence(cal: Calendar, index: np.ndarray, clock: str | None) -> dict:
