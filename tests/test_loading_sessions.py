@@ -136,6 +136,14 @@ def test_naive_intraday_times_are_read_as_the_exchange_local_time(tmp_path):
     assert clock in ds.notes and ds.warnings == []
 
 
+def test_a_few_weeks_of_intraday_bars_are_placed_by_the_trading_hours_they_fill(tmp_path):
+    days = sessions("XNYS", "2024-06-03", "2024-08-09")  # one holiday: too few to tell by
+    text = "Datetime,Close\n" + "".join(f"{t},{100 + i % 7}\n" for i, t in enumerate(bars_of(days)))
+    ds = load(write_data(tmp_path, text))
+    assert ds.exchange == "XNYS" and ds.calendar_info["chosen"] == "inferred"
+    assert ds.calendar_info["reason"].startswith("the bars fill 100% of its trading hours")
+
+
 def test_intraday_times_with_offsets_are_placed_by_utc_and_others_are_pointed_out(tmp_path):
     days = sessions("XNYS", "2017-06-01", "2018-08-31")
     stamps = pd.DatetimeIndex(bars_of(days)).tz_localize("America/New_York")

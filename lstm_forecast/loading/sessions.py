@@ -7,8 +7,10 @@ imports no calendar library and infers nothing. Weekly and coarser data step on 
 dates: no calendar applies. With an exchange's sessions every session without a row is a gap,
 named, and a holiday is none; a daily row without a value on a day the exchange is closed is
 dropped rather than filled. `weekdays`, `daily` and `none` keep the data's own gap rule
-(`frequency.find_gaps`). Naive intraday stamps are read as the exchange's local time unless
-the file gave UTC offsets (then they are UTC); either way it is said.
+(`frequency.find_gaps`). Intraday files too short to skip enough holidays are told by the
+trading hours their bars fill (`calendar_inference.by_hours`). Naive intraday stamps are read
+as the exchange's local time unless the file gave UTC offsets (then they are UTC); either way
+it is said.
 """
 
 from __future__ import annotations
@@ -48,9 +50,12 @@ def choose(
         reason = f"{steps}: dates continue the data's own steps"
         return code, None, {"code": code, "chosen": _how(wanted), "reason": reason}
     elif wanted == "auto":
-        from lstm_forecast.calendar_inference import infer
+        from lstm_forecast.calendar_inference import by_hours, infer
 
-        found = infer(_with_values(longest, report))
+        stamps = _with_values(longest, report)
+        found = infer(stamps)
+        if found.code == "weekdays" and calendars.is_intraday(frequency):
+            found = by_hours(stamps, _step(frequency), clock) or found
         why = found.reason.removeprefix(f"{found.code}: ")
         report.notes.append(f"trading calendar {found.code} (--exchange auto): {why}")
         cal = calendars.resolve(found.code, first, last)
@@ -182,9 +187,7 @@ def _clock(
     else:
         said = f"intraday times in {clock} (from the file's offsets), placed in {cal.code}'s "
         said += f"sessions ({cal.tz})"
-    stamps = calendars.to_utc(recent, zone)
-    step = int(pd.Timedelta(pd.tseries.frequencies.to_offset(frequency)).value)
-    inside = cal.bar_layout(stamps, step)[2]
+    inside = cal.bar_layout(calendars.to_utc(recent, zone), _step(frequency))[2]
     report.notes.append(said)
     if inside < 0.5:
         report.warnings.append(
@@ -192,6 +195,11 @@ def _clock(
             f"are in another zone, write them with their UTC offset (or use --exchange weekdays)"
         )
     return said
+
+
+def _step(frequency: str) -> int:
+    """An intraday frequency's bar interval in nanoseconds."""
+    return int(pd.Timedelta(pd.tseries.frequencies.to_offset(frequency)).value)
 
 
 def _how(wanted: str) -> str:
