@@ -26,7 +26,7 @@ from lstm_forecast import artifacts, forecasting
 from lstm_forecast.errors import ConfigError, DataError, ForecastError
 from lstm_forecast.formats import timestamp
 from lstm_forecast.loading import Dataset, LoadOptions, load
-from lstm_forecast.settings import TrainConfig
+from lstm_forecast.settings import TrainConfig, loader_features
 from lstm_forecast.spec import ModelCard
 
 if TYPE_CHECKING:
@@ -60,7 +60,7 @@ def _train_options(options: LoadOptions | None, config: TrainConfig) -> LoadOpti
     opts = options or LoadOptions()
     return replace(
         opts,
-        features=config.features or opts.features,
+        features=loader_features(config.features) or opts.features,
         min_rows=config.lookback + config.horizon + 1,
         transform=config.transform,
     )
@@ -79,12 +79,15 @@ def train(
     keep_better: bool = False,
     wait: float = 0.0,
     notify: Callable[[str], None] | None = None,
+    interval_baselines: bool = False,
 ) -> TrainResult:
     """Train on `data` and write the model to `model_path` atomically, under its lock.
 
     With `keep_better`, an existing model is replaced only when the new one does at least as
     well on the new model's validation tail (`result.card.kept` says which was kept). Under
     torchrun only rank 0 takes the lock and writes; the other ranks just train.
+    `interval_baselines` sets GARCH(1,1)-t and EWMA bands beside the model's intervals in the
+    validation table (it imports arch and scipy: about 2 s).
     """
     from lstm_forecast import distributed, training
 
@@ -113,7 +116,7 @@ def train(
             checkpoint=save_ckpt,
             resume_from=resume_from,
         )
-        _score(result, dataset)
+        _score(result, dataset, interval_baselines)
         if writer:
             _store(result, dataset, data, model_path, keep_better, notify)
             ckpt_path.unlink(missing_ok=True)
@@ -144,7 +147,8 @@ def update(
 
     with artifacts.model_lock(model_path, wait):  # read the model only once it is ours
         card, weights = artifacts.load_model(model_path)
-        dataset = load(data, _predict_options(options, card))
+        # the model's calendar, computed afresh to reach past the new data
+        dataset = load(data, replace(_predict_options(options, card), calendar=None))
         _warn(notify, dataset.warnings)
         forecasting.check_compatible(card, dataset)
         _require_new_rows(card, dataset)
@@ -185,11 +189,13 @@ def _resume_state(ckpt_path: Path, dataset: Dataset, config: TrainConfig) -> tup
     return tensors, saved
 
 
-def _score(result: TrainResult, dataset: Dataset) -> None:
+def _score(result: TrainResult, dataset: Dataset, interval_baselines: bool = False) -> None:
     """Fill the card's validation table from the model's validation forecasts."""
     from lstm_forecast import evaluation
 
-    frame = evaluation.validation_frame(dataset, result.card, result.validation)
+    frame = evaluation.validation_frame(
+        dataset, result.card, result.validation, interval_baselines=interval_baselines
+    )
     result.card.evaluation = evaluation.validation_table(frame, result.card.calibration.shrink)
 
 
@@ -287,13 +293,16 @@ def predict(
     options: LoadOptions | None = None,
     engine: str = "auto",
     notify: Callable[[str], None] | None = None,
+    recalibrate: bool = False,
     identify: bool = False,
 ) -> pd.DataFrame:
     """Forecast the horizon after the data's last row (or from every origin since `since`).
 
     `series` selects series (only their rows are read from a Parquet dataset or a database).
-    With `identify`, every row also says which model made it (`model`, a hash of the model
-    file) and from which origin (`origin`, the last row's timestamp for a plain forecast).
+    `recalibrate` adapts the intervals online to the misses of the origins after the model's
+    training cutoff (`forecasting.quantile_forecasts`); the median stays the model's. With
+    `identify`, every row also says which model made it (`model`, a hash of the model file)
+    and from which origin (`origin`, the last row's timestamp for a plain forecast).
     """
     card, weights, model_id = artifacts.load_identified_model(model_path)
     if isinstance(data, Dataset):
@@ -305,24 +314,52 @@ def predict(
         if notify:
             notify(f"warning: {warning}")
     frame = forecasting.forecast(
-        card, weights, dataset, since=since, series=series, engine_name=engine,
+        card,
+        weights,
+        dataset,
+        since=since,
+        series=series,
+        engine_name=engine,
+        recalibrate=recalibrate,
+        notify=notify,
         with_origin=identify,
-    )  # fmt: skip
+    )
     if identify:
         frame.insert(0, "model", model_id)
     return frame
 
 
 def _predict_options(options: LoadOptions | None, card: ModelCard) -> LoadOptions:
-    """The caller's options (left unchanged) with what the model needs of the data."""
+    """The caller's options (left unchanged) with what the model needs of the data: its
+    trading calendar too (a model from before calendars were stored finds one in the data)."""
     opts = options or LoadOptions()
+    exchange, calendar = opts.exchange, None
+    if card.exchange is not None:
+        _check_exchange(opts.exchange, card.exchange)
+        exchange, calendar = card.exchange, card.calendar
     return replace(
         opts,
         target=card.target if opts.target is None else opts.target,
         features=card.feature_names,
         min_rows=1,
         transform=card.transform,
+        exchange=exchange,
+        calendar=calendar,
     )
+
+
+def _check_exchange(given: str, model: str) -> None:
+    """A --exchange other than `auto` must name the model's calendar (aliases allowed)."""
+    if given.strip().lower() in ("auto", model.lower()):
+        return
+    from lstm_forecast.calendars import check_code
+
+    if check_code(given) != model:
+        raise ConfigError(
+            f"--exchange {given} differs from the model's calendar {model}: a model forecasts "
+            f"on the calendar it was trained with (leave --exchange out, or train with "
+            f"--exchange {given})"
+        )
 
 
 def inspect(data: str | Path | Source, options: LoadOptions | None = None) -> dict:
@@ -351,6 +388,7 @@ def inspect(data: str | Path | Source, options: LoadOptions | None = None) -> di
         "target": ds.target,
         "date_column": ds.date_column,
         "frequency": ds.frequency,
+        "calendar": ds.calendar_info,
         "features": ds.feature_names,
         "series": [
             {
@@ -385,6 +423,7 @@ def info(model_path: str | Path) -> dict:
         "target": card.target,
         "transform": card.transform,
         "frequency": card.frequency,
+        "calendar": _calendar_info(card),
         "features": card.feature_names,
         "series": [
             {k: s[k] for k in ("name", "rows", "n_train", "first", "last")}
@@ -396,6 +435,17 @@ def info(model_path: str | Path) -> dict:
         "training": {k: v for k, v in header["training"].items() if k != "history"},
         "evaluation": card.evaluation,
     }
+
+
+def _calendar_info(card: ModelCard) -> dict | None:
+    """The model's trading calendar for `info`: its code and the span of sessions stored."""
+    if card.exchange is None:
+        return None
+    cal = card.calendar
+    if cal is None or cal.sessions is None:
+        return {"code": card.exchange, "sessions": None}
+    span = {"from": str(cal.start), "to": str(cal.end), "exchange_calendars": cal.version}
+    return {"code": card.exchange, "sessions": span, "hours": cal.hours is not None}
 
 
 def backtest(

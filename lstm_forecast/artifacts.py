@@ -22,7 +22,7 @@ from safetensors.numpy import load as st_load
 from safetensors.numpy import save as st_save
 
 from lstm_forecast.errors import BusyError, ModelFileError
-from lstm_forecast.spec import ModelCard
+from lstm_forecast.spec import CALENDAR_TENSORS, ModelCard
 
 FORMAT = "lstm-forecast/model"
 CHECKPOINT_FORMAT = "lstm-forecast/checkpoint"
@@ -83,18 +83,18 @@ def _mode_for(path: Path) -> int:
 
 
 def save_model(path: str | Path, weights: dict[str, np.ndarray], card: ModelCard) -> None:
-    """Write a model file atomically."""
+    """Write a model file atomically: float32 weights, and the card's calendar tensors."""
     header = {"format": FORMAT, **card.to_header()}
-    blob = st_save(
-        {k: np.ascontiguousarray(v, dtype="float32") for k, v in weights.items()},
-        metadata={"lstm_forecast": json.dumps(header)},
-    )
+    tensors = {k: np.ascontiguousarray(v, dtype="float32") for k, v in weights.items()}
+    tensors |= {k: np.ascontiguousarray(v) for k, v in card.tensors().items()}
+    blob = st_save(tensors, metadata={"lstm_forecast": json.dumps(header)})
     atomic_write(path, blob)
 
 
 def load_model(path: str | Path) -> tuple[ModelCard, dict[str, np.ndarray]]:
     """Read a model file -> (card, weights), refusing anything that is not one of ours, of a
-    format version this lstm-forecast cannot read, or whose weights do not fit its network."""
+    format version this lstm-forecast cannot read, or whose weights do not fit its network.
+    The calendar's tensors go to the card, never among the weights."""
     card, weights, _ = load_identified_model(path)
     return card, weights
 
@@ -102,8 +102,9 @@ def load_model(path: str | Path) -> tuple[ModelCard, dict[str, np.ndarray]]:
 def load_identified_model(path: str | Path) -> tuple[ModelCard, dict[str, np.ndarray], str]:
     """`load_model`, and the model's identity: a hash of the very bytes read (a model that
     `train` replaces meanwhile cannot lend the forecasts another model's identity)."""
-    header, weights, blob = _read(path, FORMAT, "model")
-    card = ModelCard.from_header(header, str(path))
+    header, tensors, blob = _read(path, FORMAT, "model")
+    weights = {k: v for k, v in tensors.items() if not k.startswith(CALENDAR_TENSORS)}
+    card = ModelCard.from_header(header, str(path), tensors)
     expected = card.network.weight_shapes()
     got = {k: tuple(v.shape) for k, v in weights.items()}
     if got != expected:

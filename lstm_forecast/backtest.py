@@ -4,9 +4,12 @@ The last `folds * step` origins of each series (each with a full horizon of actu
 `folds` consecutive folds of `step` origins. At the start of a fold the model, with every
 statistic it fits, is trained on the rows up to and including the fold's first origin and no
 further (its own validation tail lies inside them); every forecast from an origin then reads the
-true history up to that origin only. Baselines forecast from exactly the same origins and steps.
-The result is one long frame of forecasts, scored by `evaluation.summarise` into a JSON-ready
-dict of metrics.
+true history up to that origin only. Baselines forecast from exactly the same origins and steps;
+the interval baselines (GARCH(1,1)-t and EWMA, `volatility`) are refitted at every fit on that
+fit's training rows, for positive series among `volatility.sample_series` of the series. With
+`recalibrate`, the model's intervals adapt online from the fit's cutoff on, as `predict
+--recalibrate` does. The result is one long frame of forecasts, scored by
+`evaluation.summarise` into a JSON-ready dict of metrics.
 """
 
 from __future__ import annotations
@@ -21,7 +24,7 @@ from multiprocessing import get_context
 import numpy as np
 import pandas as pd
 
-from lstm_forecast import baselines, evaluation, forecasting, metrics
+from lstm_forecast import baselines, evaluation, forecasting, metrics, volatility
 from lstm_forecast.errors import ConfigError, DataError, Interrupted
 from lstm_forecast.loading import Dataset, Series
 from lstm_forecast.settings import TrainConfig
@@ -40,6 +43,7 @@ class BacktestConfig:
     train_size: int | None = None  # sliding window rows (default: the first fold's)
     refit_every: int = 1
     season: int | None = None  # seasonal naive's period (default: from the frequency)
+    recalibrate: bool = False  # adapt the model's intervals online between refits
 
     def __post_init__(self) -> None:
         checks = [
@@ -80,6 +84,8 @@ class BacktestResult:
         models, dm = self.metrics["models"], self.metrics["dm_test"]
         return {
             "skill": self.metrics["skill"],
+            "interval_skill": self.metrics["interval_skill"],
+            "coverage_tests_pass": self.metrics["coverage_tests_pass"],
             "lstm_mae": models[evaluation.MODEL]["mae"],
             "naive_mae": models[evaluation.RANDOM_WALK]["mae"],
             "rel_mae": models[evaluation.MODEL]["rel_mae"],
@@ -219,42 +225,67 @@ def forecast_frame(
 ) -> pd.DataFrame:
     """Long frame: one row per series, origin, horizon step and model."""
     season = plan.season or baselines.season_length(dataset.frequency)
+    sampled = set(banded(dataset))
     frames = []
     for fit in fits:
-        for fold in fit.folds:
-            for s in dataset.series:
-                origins = fold_origins(len(s), config, plan)[fold]
-                frames.append(_fold_forecasts(dataset, s, origins, fold, fit, season))
+        for s in dataset.series:
+            origins = fold_origins(len(s), config, plan)[fit.folds].ravel()
+            frame = _fit_forecasts(dataset, s, origins, fit, season, plan, s.name in sampled)
+            folds = np.repeat(np.asarray(fit.folds) + 1, plan.step)
+            frame["fold"] = frame.pop("_row").map(dict(zip(origins, folds, strict=True)))
+            frames.append(frame)
     frame = pd.concat(frames, ignore_index=True)
     first = ["series", "fold", "origin", "date", "horizon", "model", "origin_value", "actual"]
     return frame[first + [c for c in frame.columns if c not in first]]
 
 
-def _fold_forecasts(
-    dataset: Dataset, s: Series, origins: np.ndarray, fold: int, fit: Fit, season: int | None
+def banded(dataset: Dataset) -> list[str]:
+    """The series that get the interval baselines: positive ones, at most
+    `volatility.MAX_SERIES` of them (`volatility.sample_series`)."""
+    positive = [s.name for s in dataset.series if np.all(s.values > 0)]
+    return volatility.sample_series(positive)
+
+
+def _fit_forecasts(
+    dataset: Dataset,
+    s: Series,
+    origins: np.ndarray,
+    fit: Fit,
+    season: int | None,
+    plan: BacktestConfig,
+    bands: bool,
 ) -> pd.DataFrame:
-    """The model's and every baseline's forecasts from one series' origins in one fold."""
+    """The model's and every baseline's forecasts from one series' origins in one fit's folds."""
     card = fit.card
-    upto = _cut(s, 0, int(origins[-1]))  # no forecast may read past its fold's last origin
+    upto = _cut(s, 0, int(origins[-1]))  # no forecast may read past the fit's last origin
     run = forecasting.runner(card, fit.weights, "numpy")
-    q = forecasting.quantile_forecasts(card, run, upto, card.series_ids()[s.name], origins)
+    sid = card.series_ids()[s.name]
+    start = forecasting.cutoff_row(card, sid, upto) if plan.recalibrate else None
+    q = forecasting.quantile_forecasts(card, run, upto, sid, origins, start)
     first, last = fit.rows[s.name]
+    levels = card.network.quantiles
+    extra = None
+    if bands:  # fitted on the fit's own training rows, like the model
+        extra = volatility.interval_baselines(
+            upto.values[first:], last - first + 1, origins - first, q.shape[1], levels
+        )
     frame = evaluation.series_frame(
         s.name,
         s.values,
         origins,
         q,
-        card.network.quantiles,
+        levels,
         metrics.naive_scale(s.values[first : last + 1]),
         names=evaluation.BACKTEST_BASELINES,
         season=season,
         interval=True,
         log=card.transform == "log-return",
+        bands=extra,
     )
     rows, steps = frame["origin"].to_numpy(), frame["horizon"].to_numpy()
+    frame["_row"] = rows
     frame["origin"] = forecasting.format_index(s.index[rows], dataset.frequency)
     frame["date"] = forecasting.format_index(s.index[rows + steps], dataset.frequency)
-    frame["fold"] = fold + 1
     return frame
 
 
@@ -288,6 +319,12 @@ def walk_forward(
         "season": plan.season or baselines.season_length(dataset.frequency),
         "transform": fits[0].card.transform,
         "interval": [config.quantiles[0], config.quantiles[-1]],
+        "interval_baselines": {
+            "models": [m for m in volatility.BASELINES if (frame["model"] == m).any()],
+            "series": banded(dataset),
+            "of_series": len(dataset.series),
+            "max_series": volatility.MAX_SERIES,
+        },
         "origins_per_series": plan.folds * plan.step,
         "warm_start": False,
         "device": device,

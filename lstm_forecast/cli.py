@@ -25,6 +25,7 @@ from lstm_forecast.settings import TrainConfig
 if TYPE_CHECKING:
     from lstm_forecast.backtest import BacktestResult
     from lstm_forecast.outputs import Output as OutputTarget
+    from lstm_forecast.training import TrainResult
 
 R = TypeVar("R")
 
@@ -143,6 +144,16 @@ MaxGap = Annotated[
         "--max-gap", help="Forward-fill at most this many missing values in a row.", min=0
     ),
 ]
+Exchange = Annotated[
+    str,
+    typer.Option(
+        help="Trading calendar for forecast dates and gap checks: an exchange's ISO 10383 MIC "
+        "(XNYS, XNAS, XETR, XLON, XPAR, XWAR, XTKS, ...), weekdays, daily, none (the data's "
+        "own steps) or auto (the exchange whose holidays the data skips). predict and update "
+        "follow the model's.",
+        envvar="LSTM_FORECAST_EXCHANGE",
+    ),
+]
 ModelPath = Annotated[Path, typer.Option("--model", "-m", help="Model file.", show_default=False)]
 Quiet = Annotated[bool, typer.Option("--quiet", "-q", help="No progress or notes on stderr.")]
 Wait = Annotated[
@@ -163,6 +174,15 @@ KeepBetter = Annotated[
 PrintConfig = Annotated[
     bool, typer.Option("--print-config", help="Print the resolved settings as TOML and exit.")
 ]
+RECALIBRATE = False  # measured: see README, "How it forecasts"
+Recalibrate = Annotated[
+    bool,
+    typer.Option(
+        "--recalibrate/--no-recalibrate",
+        help="Adapt the intervals online to the misses of the origins after the model's "
+        "training cutoff (the median is left as it is).",
+    ),
+]
 DeviceOpt = Annotated[Device, typer.Option(help="Where to train.", envvar="LSTM_FORECAST_DEVICE")]
 Threads = Annotated[
     int | None,
@@ -170,10 +190,15 @@ Threads = Annotated[
 ]
 
 
+# Options that were renamed: the old name is a usage error saying what to use instead.
+RENAMED = {
+    "calendar": "--calendar was renamed to --date-features; for trading calendars use --exchange"
+}
+
 # Options of every command that trains: one per TrainConfig field, with its default.
 TRAIN_OPTIONS: dict[str, tuple[type, str]] = {
     "features": (str | None, "Comma-separated covariate columns, e.g. Open,High,Low,Volume."),
-    "calendar": (bool, "Add day-of-week and month inputs."),
+    "date_features": (bool, "Add day-of-week and month inputs."),
     "lookback": (int, "Rows of history per window."),
     "horizon": (int, "Steps ahead to forecast."),
     "hidden": (int, "LSTM units per layer."),
@@ -220,6 +245,7 @@ LOAD_PARAMETERS = _parameters(
         "dayfirst": (DayFirst, None),
         "series_col": (SeriesCol, None),
         "max_gap": (MaxGap, 5),
+        "exchange": (Exchange, "auto"),
     }
 )
 TRAIN_PARAMETERS = _parameters(_train_defaults())
@@ -260,7 +286,7 @@ def _load_options(opts: dict, series: str | None = None):
     from lstm_forecast.loading import LoadOptions
     from lstm_forecast.settings import parse_list
 
-    fields = ("target", "date_col", "date_format", "dayfirst", "series_col", "max_gap")
+    fields = ("target", "date_col", "date_format", "dayfirst", "series_col", "max_gap", "exchange")
     return LoadOptions(**{k: opts[k] for k in fields}, series=parse_list(series) or None)
 
 
@@ -353,6 +379,14 @@ def train(
     nproc: Annotated[
         int, typer.Option(help="Train with this many processes on this machine (torchrun).", min=1)
     ] = 1,
+    interval_baselines: Annotated[
+        bool,
+        typer.Option(
+            "--interval-baselines",
+            help="Set GARCH(1,1)-t and EWMA bands beside the model's intervals in the "
+            "validation table (imports arch: about 2 s more).",
+        ),
+    ] = False,
     quiet: Quiet = False,
     print_config: PrintConfig = False,
     **opts: object,
@@ -384,8 +418,9 @@ def train(
             keep_better=keep_better,
             wait=wait,
             notify=None if quiet else say,
+            interval_baselines=interval_baselines,
         ),
-        lambda result: _trained(result.meta, model, quiet),
+        lambda result: _trained(result, model, quiet),
         quiet,
     )
 
@@ -429,7 +464,7 @@ def update(
             wait=wait,
             notify=None if quiet else say,
         ),
-        lambda result: _trained(result.meta, model, quiet),
+        lambda result: _trained(result, model, quiet),
         quiet,
     )
 
@@ -467,6 +502,7 @@ def predict(
             envvar="LSTM_FORECAST_ENGINE",
         ),
     ] = Engine.auto,
+    recalibrate: Recalibrate = RECALIBRATE,
     wait: Annotated[
         float,
         typer.Option(help="Seconds to wait for another writer of a DuckDB or SQLite file.", min=0),
@@ -489,6 +525,7 @@ def predict(
         options=_load_options(opts),
         engine=engine.value,
         notify=None if quiet else say,
+        recalibrate=recalibrate,
         identify=out is not None and out.db is not None,
     )
     if out is None:
@@ -552,6 +589,7 @@ def backtest(
         int | None, typer.Option(help="Seasonal naive's period (default: from the frequency).")
     ] = None,
     jobs: Annotated[int, typer.Option(help="Fit folds in this many processes.")] = 1,
+    recalibrate: Recalibrate = RECALIBRATE,
     series: SeriesSel = None,
     device: DeviceOpt = Device.auto,
     threads: Threads = None,
@@ -574,7 +612,7 @@ def backtest(
     from lstm_forecast.db_url import redact
 
     config = _train_config(opts)
-    plan = BacktestConfig(folds, step, window.value, train_size, refit_every, season)
+    plan = BacktestConfig(folds, step, window.value, train_size, refit_every, season, recalibrate)
     options = _load_options(opts, series)
     out = _output(output, output_table, "backtest", opts, wait, files=False)
     source = _data(data, opts, wait)
@@ -612,24 +650,13 @@ def _fit_run(
     return finish(result)
 
 
-def _trained(meta: dict, model: Path, quiet: bool) -> dict:
+def _trained(result: TrainResult, model: Path, quiet: bool) -> dict:
     """After train or update: the summary on stderr; the model's headline figures."""
     from lstm_forecast import render
 
-    ev, tr = meta["evaluation"], meta["training"]
-    figures = {
-        "beats_naive": ev["beats_naive"],
-        "lstm_mase": ev["models"]["lstm"]["mase"],
-        "naive_mase": ev["models"]["naive"]["mase"],
-        "coverage": ev["models"]["lstm"]["coverage"],
-        "windows_per_s": tr["windows_per_s"],
-        "epochs_run": tr["epochs_run"],
-    }
-    if "kept" in meta:
-        figures["kept"] = meta["kept"]
     if not quiet:
-        render.print_training_summary(meta, str(model))
-    return figures
+        render.print_training_summary(result.meta, str(model))
+    return result.record
 
 
 def _reported(result: BacktestResult, folder: Path, quiet: bool, out: OutputTarget) -> None:
@@ -664,4 +691,4 @@ def _print_config(params: dict) -> None:
 
 def main() -> NoReturn:
     """The `lstm-forecast` command (the console script, `python -m lstm_forecast`, torchrun)."""
-    process.run(app)
+    process.run(app, RENAMED)

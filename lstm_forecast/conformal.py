@@ -106,3 +106,27 @@ def _update(
     bound = np.where(ok, clip * scale, np.inf)[:, None]
     theta += step
     np.clip(theta, -bound, bound, out=theta)
+
+
+def adaptive_tails(
+    forecasts: np.ndarray,
+    actual: np.ndarray,
+    quantiles: Sequence[float],
+    origins: np.ndarray | None = None,
+) -> np.ndarray:
+    """adaptive_quantiles of every level but the median, which is left as it is (the point
+    forecast, and with it the fall-back on the random walk, stays the model's); the adjusted
+    levels stay on their side of the median."""
+    levels = list(quantiles)
+    if 0.5 not in levels:
+        return adaptive_quantiles(forecasts, actual, levels, origins)
+    mid = levels.index(0.5)
+    tails = [j for j in range(len(levels)) if j != mid]
+    adjusted = adaptive_quantiles(
+        forecasts[..., tails], actual, [levels[j] for j in tails], origins
+    )
+    median = forecasts[..., mid : mid + 1]
+    below = np.array([levels[j] < 0.5 for j in tails])
+    out = np.array(forecasts, dtype=float)
+    out[..., tails] = np.where(below, np.minimum(adjusted, median), np.maximum(adjusted, median))
+    return out

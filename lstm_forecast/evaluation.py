@@ -21,30 +21,37 @@ the 5% level (two-sided p < 0.05 with a negative statistic; squared-error loss, 
 Student's t with n - 1 degrees of freedom, the loss differentials in order of series, then
 origin). `beats_naive` in the validation table and `skill` in a backtest's metrics.json are
 this verdict; `verdict` returns it with plain sentences saying why.
+
+Intervals get the second half of the verdict (`intervals`): every model with quantile columns
+gets pinball, CRPS, coverage and interval scores; the model's interval is tested against the
+strongest other band in the frame (the random walk's empirical band, and in a backtest, or in
+`train --interval-baselines`, GARCH(1,1)-t and EWMA fitted on the same training rows), and its
+quantiles get Kupiec and Christoffersen coverage tests. `interval_skill` and `interval_verdict`
+sit beside `skill` (`beats_naive`) and `verdict`.
 """
 
 from __future__ import annotations
 
 import math
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 
-from lstm_forecast import baselines, metrics
+from lstm_forecast import baselines, intervals, metrics, volatility
 from lstm_forecast.forecasting import quantile_column
+from lstm_forecast.intervals import KEYS
 from lstm_forecast.loading import Dataset
 from lstm_forecast.spec import ModelCard
 
 MODEL, RANDOM_WALK = "lstm", "naive"
 SKILL_P = 0.05
-KEYS = ["series", "origin", "horizon"]
 COLUMNS = ["series", "origin", "horizon", "model", "origin_value", "actual", "scale", "forecast"]
 BACKTEST_BASELINES = ("naive", "drift", "mean", "seasonal_naive")
 VALIDATION_BASELINES = ("naive", "drift", "seasonal_naive")
-TABLE_METRICS = ("mae", "rmse", "mase", "directional_accuracy", "coverage")
+TABLE_METRICS = ("mae", "rmse", "mase", "directional_accuracy", "coverage", "interval_score")
 QUANTILE_COLUMN = re.compile(r"q(\d+(?:\.\d+)?)")
 
 
@@ -69,12 +76,15 @@ def series_frame(
     season: int | None,
     interval: bool,
     log: bool,
+    bands: Mapping[str, np.ndarray] | None = None,
 ) -> pd.DataFrame:
     """The long frame of one series: the model's quantile forecasts (origins, H, Q) in target
     units, with the named baselines from the same origins and steps. `origin` is the row.
 
     `interval` gives the random walk its empirical interval at `levels` (`log`: from log
-    changes); `season` is the seasonal naive's period (left out when None).
+    changes); `season` is the seasonal naive's period (left out when None). `bands` are more
+    models given by their quantiles (origins, H, Q) at `levels` (the interval baselines);
+    their point forecast is their median.
     """
     n, horizon = quantiles.shape[:2]
     mid = list(levels).index(0.5)
@@ -91,15 +101,21 @@ def series_frame(
         "scale": np.full(n * horizon, scale),
     }
     models = {MODEL: (quantiles[..., mid], quantiles)}
-    bands = levels if interval else None
     models |= baselines.forecasts(
-        values, origins, horizon, names, season=season, quantiles=bands, log=log
+        values,
+        origins,
+        horizon,
+        names,
+        season=season,
+        quantiles=levels if interval else None,
+        log=log,
     )
+    models |= {name: (q[..., mid], q) for name, q in (bands or {}).items()}
     blocks = []
-    for model, (points, bands) in models.items():
+    for model, (points, q) in models.items():
         block = {**common, "model": model, **shared, "forecast": points.ravel()}
         for j, col in enumerate(cols):
-            block[col] = bands[..., j].ravel() if bands is not None else np.nan
+            block[col] = q[..., j].ravel() if q is not None else np.nan
         blocks.append(pd.DataFrame(block))
     return pd.concat(blocks, ignore_index=True)
 
@@ -110,10 +126,15 @@ def validation_frame(
     forecasts: dict[str, tuple[np.ndarray, np.ndarray]],
     model: ModelCard | None = None,
     steps: int | None = None,
+    *,
+    interval_baselines: bool = False,
 ) -> pd.DataFrame:
     """The long frame of a validation tail: a model's forecasts {series: (origins, quantiles)}
     (`model`, by default the `reference` itself), its first `steps` horizon steps, beside the
     VALIDATION_BASELINES, every scale from the reference's training rows.
+
+    `interval_baselines` adds GARCH(1,1)-t and EWMA bands fitted on the reference's training
+    rows, for positive series among `volatility.sample_series` of the series.
     """
     model = model or reference
     n_train = {s.name: s.n_train for s in reference.series}
@@ -121,9 +142,15 @@ def validation_frame(
     if season is not None and not all(season < n for n in n_train.values()):
         season = None
     by_name = {s.name: s for s in dataset.series}
+    sampled = set(volatility.sample_series(list(forecasts))) if interval_baselines else set()
     frames = []
     for name, (origins, q) in forecasts.items():
         values = by_name[name].values
+        bands = None
+        if name in sampled and np.all(values > 0):
+            horizon = q[:, :steps].shape[1]
+            levels = model.network.quantiles
+            bands = volatility.interval_baselines(values, n_train[name], origins, horizon, levels)
         frames.append(
             series_frame(
                 name,
@@ -136,6 +163,7 @@ def validation_frame(
                 season=season,
                 interval=False,
                 log=False,
+                bands=bands,
             )
         )
     return pd.concat(frames, ignore_index=True)
@@ -147,7 +175,8 @@ def validation_frame(
 
 def score(frame: pd.DataFrame) -> dict:
     """{"models": metrics of every model, pooled and per horizon step, "dm_test": the model
-    against the random walk}."""
+    against the random walk, "interval_test": the model's interval against the strongest other
+    band (None without one; see `intervals.interval_test`)}."""
     qcols = quantile_columns(frame)
     naive = frame.loc[frame["model"] == RANDOM_WALK, [*KEYS, "forecast"]]
     if naive.empty:
@@ -164,7 +193,18 @@ def score(frame: pd.DataFrame) -> dict:
         ]
         models[name] = {**_scores(own, present), "by_horizon": by_h}
     steps = sorted(int(h) for h in naive["horizon"].unique())
-    return {"models": models, "dm_test": dm_test(frame, steps)}
+    own = _present(frame, MODEL, qcols)
+    return {
+        "models": models,
+        "dm_test": dm_test(frame, steps),
+        "interval_test": intervals.interval_test(frame, MODEL, own) if own else None,
+    }
+
+
+def _present(frame: pd.DataFrame, model: str, qcols: dict[str, float]) -> dict[str, float]:
+    """The quantile columns {name: level} a model fills."""
+    rows = frame[frame["model"] == model]
+    return {c: q for c, q in qcols.items() if rows[c].notna().any()}
 
 
 def _scores(rows: pd.DataFrame, quantiles: dict[str, float]) -> dict:
@@ -181,12 +221,7 @@ def _scores(rows: pd.DataFrame, quantiles: dict[str, float]) -> dict:
         "up_rate": metrics.up_rate(a[ok], o[ok]),
     }
     if quantiles:
-        levels = list(quantiles.values())
-        q = rows[list(quantiles)].to_numpy()
-        lo, hi = q[:, 0], q[:, -1]
-        out["coverage"] = metrics.coverage(a, lo, hi)
-        out["pinball"] = metrics.pinball(a, q, levels)
-        out["interval_score"] = metrics.interval_score(a, lo, hi, 1 - (levels[-1] - levels[0]))
+        out |= intervals.quantile_scores(a, rows[list(quantiles)].to_numpy(), quantiles)
     return out
 
 
@@ -252,19 +287,45 @@ def verdict(models: dict, dm: dict) -> tuple[bool, str]:
 # the three evaluations
 
 
+def coverage_tests(frame: pd.DataFrame) -> dict[str, dict]:
+    """{model: `intervals.coverage_report`} for every model with quantile columns."""
+    qcols = quantile_columns(frame)
+    found = {name: _present(frame, name, qcols) for name in frame["model"].unique()}
+    return {name: intervals.coverage_report(frame, name, c) for name, c in found.items() if c}
+
+
+def two_part_verdict(frame: pd.DataFrame, scores: dict) -> dict:
+    """The verdict's two halves: {"skill", "verdict"} of the point forecast against the random
+    walk, {"interval_skill", "interval_verdict"} of the intervals, and the coverage tests
+    ({"coverage_tests", "coverage_tests_pass"}, the model's pass or fail)."""
+    skill, text = verdict(scores["models"], scores["dm_test"])
+    tests = coverage_tests(frame)
+    own = tests.get(MODEL)
+    interval_skill, interval_text = intervals.verdict(scores["interval_test"], own)
+    return {
+        "verdict": text,
+        "skill": skill,
+        "interval_verdict": interval_text,
+        "interval_skill": interval_skill,
+        "coverage_tests_pass": own["pass"] if own else None,
+        "coverage_tests": tests,
+    }
+
+
 def summarise(frame: pd.DataFrame) -> dict:
-    """A backtest's metrics: pooled, per series, and the verdict (metrics.json's keys)."""
+    """A backtest's metrics: pooled, per series, and the two-part verdict (metrics.json's
+    keys)."""
     pooled = score(frame)
-    skill, text = verdict(pooled["models"], pooled["dm_test"])
     per_series = {name: score(rows) for name, rows in frame.groupby("series", sort=False)}
-    return {**pooled, "verdict": text, "skill": skill, "series": per_series}
+    return {**pooled, **two_part_verdict(frame, pooled), "series": per_series}
 
 
 def validation_table(frame: pd.DataFrame, shrink: list[float]) -> dict:
     """The validation table a model stores (`meta["evaluation"]`): per model and horizon step
-    the TABLE_METRICS, the verdict as `beats_naive`, the DM test and the median's shrinkage."""
+    the TABLE_METRICS, the verdict as `beats_naive`, the DM test, the interval verdict and
+    coverage tests, and the median's shrinkage."""
     scores = score(frame)
-    skill, text = verdict(scores["models"], scores["dm_test"])
+    parts = two_part_verdict(frame, scores)
     levels = list(quantile_columns(frame).values())
     model = scores["models"][MODEL]
     return {
@@ -275,9 +336,14 @@ def validation_table(frame: pd.DataFrame, shrink: list[float]) -> dict:
             name: {key: [h[key] for h in m["by_horizon"]] for key in TABLE_METRICS if key in m}
             for name, m in scores["models"].items()
         },
-        "beats_naive": skill,
-        "verdict": text,
+        "beats_naive": parts["skill"],
+        "verdict": parts["verdict"],
         "dm_test": scores["dm_test"],
+        "interval_skill": parts["interval_skill"],
+        "interval_verdict": parts["interval_verdict"],
+        "interval_test": scores["interval_test"],
+        "coverage_tests_pass": parts["coverage_tests_pass"],
+        "coverage_tests": parts["coverage_tests"],
         "shrink": shrink,
     }
 

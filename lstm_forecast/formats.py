@@ -16,6 +16,8 @@ MODEL_LABELS = {
     "drift": "drift",
     "seasonal_naive": "seasonal naive",
     "mean": "historical mean",
+    "garch": "GARCH(1,1)-t",
+    "ewma": "EWMA(0.94)",
 }
 
 

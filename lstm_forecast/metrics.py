@@ -90,36 +90,31 @@ def coverage(actual: np.ndarray, lower: np.ndarray, upper: np.ndarray) -> float:
 
 
 def pinball(actual: np.ndarray, quantile_forecasts: np.ndarray, quantiles: list[float]) -> float:
-    """Mean pinball loss; quantile_forecasts has the quantiles on its last axis."""
-    q = np.asarray(quantiles)
-    diff = actual[..., None] - quantile_forecasts
-    loss = np.maximum(q * diff, (q - 1) * diff)
+    """Mean pinball loss over every point and level (NaN left out): the mean of pinball_loss."""
+    loss = pinball_loss(actual, quantile_forecasts, quantiles)
     m = np.isfinite(loss)
     return float(np.mean(loss[m])) if m.any() else math.nan
 
 
 def interval_score(actual: np.ndarray, lower: np.ndarray, upper: np.ndarray, alpha: float) -> float:
-    """Gneiting-Raftery interval score of the central (1 - alpha) interval (lower is better)."""
-    m = _ok(actual, lower, upper)
-    if not m.any():
-        return math.nan
-    a, lo, hi = actual[m], lower[m], upper[m]
-    score = (hi - lo) + (2 / alpha) * (lo - a) * (a < lo) + (2 / alpha) * (a - hi) * (a > hi)
-    return float(np.mean(score))
+    """Gneiting-Raftery interval score of the central (1 - alpha) interval (lower is better):
+    the mean of interval_score_loss over the points where it is defined."""
+    loss = interval_score_loss(actual, lower, upper, alpha)
+    m = np.isfinite(loss)
+    return float(np.mean(loss[m])) if m.any() else math.nan
 
 
-def diebold_mariano(
-    errors_model: np.ndarray, errors_base: np.ndarray, horizon: int = 1
-) -> tuple[float, float]:
-    """DM test on squared errors with the Harvey-Leybourne-Newbold correction.
+def diebold_mariano_differential(d: np.ndarray, horizon: int = 1) -> tuple[float, float]:
+    """The Diebold-Mariano test on loss differentials d = loss_model - loss_base, time-ordered
+    (NaN left out), with h - 1 autocovariance lags and the Harvey-Leybourne-Newbold correction.
 
-    Returns (statistic, two-sided p-value) from Student's t with n-1 degrees of freedom. A
-    negative statistic means the model's squared errors are smaller.
+    Returns (statistic, two-sided p-value) from Student's t with n - 1 degrees of freedom; a
+    negative statistic means the model's losses are smaller. NaN without a differential.
     """
     from scipy import stats
 
-    m = _ok(errors_model, errors_base)
-    d = errors_model[m] ** 2 - errors_base[m] ** 2
+    d = np.asarray(d, dtype=float)
+    d = d[np.isfinite(d)]
     n = len(d)
     if n < 3:
         return math.nan, math.nan
@@ -134,6 +129,15 @@ def diebold_mariano(
     stat = dm * correction
     p = float(2 * stats.t.sf(abs(stat), df=n - 1))
     return float(stat), p
+
+
+def diebold_mariano(
+    errors_model: np.ndarray, errors_base: np.ndarray, horizon: int = 1
+) -> tuple[float, float]:
+    """DM test on squared errors (see diebold_mariano_differential)."""
+    return diebold_mariano_differential(
+        np.asarray(errors_model) ** 2 - np.asarray(errors_base) ** 2, horizon
+    )
 
 
 def pinball_loss(
@@ -190,13 +194,9 @@ def quantile_hit_rate(actual: np.ndarray, quantile_forecasts: np.ndarray) -> np.
 def diebold_mariano_loss(
     loss_model: np.ndarray, loss_base: np.ndarray, horizon: int = 1
 ) -> tuple[float, float]:
-    """DM test on any non-negative losses (interval score, pinball, CRPS), time-ordered.
-
-    diebold_mariano tests differences of squared errors; the square roots of non-negative
-    losses square back to the losses, so its differential is exactly loss_model - loss_base.
-    A negative statistic means the model's losses are smaller.
-    """
+    """DM test on any non-negative losses (interval score, pinball, CRPS), time-ordered:
+    diebold_mariano_differential of loss_model - loss_base."""
     loss_model, loss_base = np.asarray(loss_model, float), np.asarray(loss_base, float)
     if np.any(loss_model < 0) or np.any(loss_base < 0):
         raise ValueError("diebold_mariano_loss needs non-negative losses")
-    return diebold_mariano(np.sqrt(loss_model), np.sqrt(loss_base), horizon)
+    return diebold_mariano_differential(loss_model - loss_base, horizon)

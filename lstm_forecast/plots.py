@@ -66,6 +66,10 @@ def forecast_plot(forecasts: pd.DataFrame, interval: list[float]) -> bytes:
         ax.fill_between(x, model[lo], model[hi], color="tab:blue", alpha=0.2, label="LSTM band")
         ax.plot(x, rw[lo], color="tab:orange", lw=0.8, ls="--", label="random-walk band")
         ax.plot(x, rw[hi], color="tab:orange", lw=0.8, ls="--")
+        garch = rows[rows["model"] == "garch"]
+        if len(garch) == len(model):
+            ax.plot(x, garch[lo], color="tab:green", lw=0.8, ls=":", label="GARCH(1,1)-t band")
+            ax.plot(x, garch[hi], color="tab:green", lw=0.8, ls=":")
         for start in model.groupby("fold")["date"].min().iloc[1:]:
             ax.axvline(_axis(pd.Series([start])).iloc[0], color="grey", ls=":", lw=1)
         ax.set_title(

@@ -50,7 +50,7 @@ def _on_sigterm(_signum: int, _frame: object) -> NoReturn:
 
 
 class _FlagError(Exception):
-    """A global flag without its value: a usage error (exit 2)."""
+    """A global flag without its value, or a renamed option: a usage error (exit 2)."""
 
     exit_code = 2
 
@@ -76,13 +76,31 @@ def _global_flags(argv: list[str], flags: dict) -> list[str]:
     return rest
 
 
-def _default_map(app: typer.Typer, path: str | None, flags: dict) -> dict:
+def _refuse_renamed(argv: list[str], renamed: dict[str, str]) -> None:
+    """A renamed option on the command line or as LSTM_FORECAST_<NAME>: a usage error saying
+    what to use instead (`renamed`: {old name with underscores: message})."""
+    for arg in argv:
+        name = arg.partition("=")[0]
+        if name.startswith("--"):
+            key = name[2:].removeprefix("no-").replace("-", "_")
+            if key in renamed:
+                raise _FlagError(renamed[key])
+    for key, message in renamed.items():
+        variable = f"LSTM_FORECAST_{key.upper()}"
+        if variable in os.environ:
+            raise _FlagError(f"{variable}: {message}")
+
+
+def _default_map(
+    app: typer.Typer, path: str | None, flags: dict, renamed: dict[str, str] | None = None
+) -> dict:
     """Config-file settings as click's default_map: {command: {parameter: value}}.
 
     Keys are the options' long names (`val_size` or `val-size` for --val-size, `format` for
     --format); top-level keys apply to every command that has the option, tables `[train]`,
-    `[predict]`, ... to one. An unknown section or key is an error naming it. `log_file`,
-    `json_log` and `debug` at the top level set the global flags not given otherwise.
+    `[predict]`, ... to one. An unknown section or key is an error naming it, a renamed one a
+    usage error saying what to use. `log_file`, `json_log` and `debug` at the top level set
+    the global flags not given otherwise.
     """
     if not path:
         return {}
@@ -97,6 +115,9 @@ def _default_map(app: typer.Typer, path: str | None, flags: dict) -> dict:
         raise ConfigError(f"{path}: no such config file") from None
     except (OSError, tomllib.TOMLDecodeError) as exc:
         raise ConfigError(f"{path}: not a valid TOML file ({exc})") from None
+    for key in [*data, *(k for v in data.values() if isinstance(v, dict) for k in v)]:
+        if (old := key.replace("-", "_")) in (renamed or {}):
+            raise _FlagError(f"{path}: setting '{key}': {renamed[old]}")
     names = _option_names(app)
     tables = {k: v for k, v in data.items() if isinstance(v, dict)}
     shared = {k.replace("-", "_"): v for k, v in data.items() if not isinstance(v, dict)}
@@ -175,11 +196,13 @@ def _write_log(
             say(f"lstm-forecast: warning: cannot write --log-file ({exc.strerror})")
 
 
-def run(app: typer.Typer) -> NoReturn:
+def run(app: typer.Typer, renamed: dict[str, str] | None = None) -> NoReturn:
     """Run `app` on sys.argv and exit with the code of its outcome.
 
     A command may return a dict of headline figures: they go to the run record as `metrics`.
     Click returns, rather than raises, the code of a typer.Exit raised inside a command.
+    `renamed` maps options that were renamed (underscored) to the message their use gets, on
+    the command line, in a config file or as an environment variable.
     """
     import time
 
@@ -195,11 +218,12 @@ def run(app: typer.Typer) -> NoReturn:
     argv = sys.argv[1:]
     try:
         argv = _global_flags(argv, flags)
+        _refuse_renamed(argv, renamed or {})
         outcome = app(
             args=argv,
             prog_name="lstm-forecast",
             standalone_mode=False,
-            default_map=_default_map(app, flags["config"], flags),
+            default_map=_default_map(app, flags["config"], flags, renamed),
         )
         if isinstance(outcome, int):  # a typer.Exit in a command; typer makes Ctrl-C Exit(130)
             code, error = outcome, "interrupted" if outcome == EXIT_SIGINT else None

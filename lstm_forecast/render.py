@@ -87,14 +87,16 @@ def progress(quiet: bool, label: str) -> Iterator[Callable[..., None] | None]:
 
 
 def evaluation_table(evaluation: dict, title: str) -> Table:
-    """Model beside baselines per horizon step: MAE, RMSE, MASE, direction, coverage."""
+    """Model beside baselines per horizon step: MAE, RMSE, MASE, direction, coverage and
+    interval score of the interval (where a model has one)."""
     lo, hi = evaluation["interval"]
     table = Table(title=title, title_justify="left")
-    for col in ("model", "h", "MAE", "RMSE", "MASE", "dir. acc.", f"cover {lo:g}-{hi:g}"):
+    cols = ("model", "h", "MAE", "RMSE", "MASE", "dir. acc.", f"cover {lo:g}-{hi:g}", "int. score")
+    for col in cols:
         table.add_column(col, justify="left" if col == "model" else "right")
     for name, m in evaluation["models"].items():
+        cover, score = m.get("coverage"), m.get("interval_score")
         for i, h in enumerate(evaluation["horizon"]):
-            cover = m.get("coverage")
             table.add_row(
                 name if i == 0 else "",
                 str(h),
@@ -103,6 +105,7 @@ def evaluation_table(evaluation: dict, title: str) -> Table:
                 number(m["mase"][i], 3),
                 number(m["directional_accuracy"][i], 3),
                 number(cover[i], 3) if cover else "",
+                number(score[i]) if score else "",
             )
         table.add_section()
     return table
@@ -129,6 +132,13 @@ def verdict_line(evaluation: dict) -> str:
     )
 
 
+def _print_verdicts(console: Console, evaluation: dict) -> None:
+    """The point verdict, then the interval verdict (models made before it have none)."""
+    console.print(verdict_line(evaluation))
+    if "interval_verdict" in evaluation:
+        console.print(evaluation["interval_verdict"])
+
+
 def print_training_summary(meta: dict, model_path: str) -> None:
     console = stderr_console()
     ev, tr = meta["evaluation"], meta["training"]
@@ -139,7 +149,7 @@ def print_training_summary(meta: dict, model_path: str) -> None:
             f"each half calibrated on the other)",
         )
     )
-    console.print(verdict_line(ev))
+    _print_verdicts(console, ev)
     outcome = (
         f"new model discarded, {model_path} unchanged"
         if meta.get("kept") == "old"
@@ -239,6 +249,8 @@ def _inspection(console: Console, found: dict) -> None:
             key in found and key in ("compression", "date_column", "frequency")
         ):
             console.print(f"{key:13} {value}")
+    for line in calendar_lines(found.get("calendar")):
+        console.print(line)
     extra = any(s.get("filled") or s.get("gaps") for s in found["series"])
     table = Table("series", "rows", "start", "end", "first", "last")
     if extra:
@@ -266,6 +278,28 @@ def _inspection(console: Console, found: dict) -> None:
         console.print(f"warning: {line}")
 
 
+def calendar_lines(cal: dict | None) -> list[str]:
+    """inspect's trading calendar: the code, how it was chosen and why, and the evidence."""
+    if cal is None:
+        return []
+    lines = [f"{'calendar':13} {cal['code']}, {cal['chosen']}: {cal['reason']}"]
+    if "sessions" in cal:
+        span = cal["sessions"]
+        lines.append(
+            f"{'sessions':13} {span['from']} to {span['to']} "
+            f"(exchange_calendars {span['exchange_calendars']})"
+        )
+    for key, label in (("holidays_with_rows", "rows on closed days"), ("missing_sessions", "")):
+        if key in cal:
+            found = cal[key]
+            more = ", ..." if found["count"] > len(found["dates"]) else ""
+            dates = f": {', '.join(found['dates'])}{more}" if found["dates"] else ""
+            lines.append(f"{'':13} {label or key.replace('_', ' ')} {found['count']}{dates}")
+    if "clock" in cal:
+        lines.append(f"{'clock':13} {cal['clock']}")
+    return lines
+
+
 def print_info(found: dict, as_json: bool) -> None:
     """A model's description: JSON on stdout, or a readable summary."""
     if as_json:
@@ -289,6 +323,10 @@ def _info(console: Console, found: dict) -> None:
         f"target       {found['target']} ({found['transform']}), frequency "
         f"{found['frequency']}, features {found['features'] or 'none'}"
     )
+    if found["calendar"]:
+        cal, span = found["calendar"], found["calendar"]["sessions"]
+        stored = f", sessions {span['from']} to {span['to']} stored" if span else ""
+        console.print(f"calendar     {cal['code']}{stored}")
     console.print(
         f"network      lookback {cfg['lookback']}, horizon {cfg['horizon']}, "
         f"{cfg['layers']}x{cfg['hidden']} LSTM, {found['parameters']:,} parameters, "
@@ -305,4 +343,4 @@ def _info(console: Console, found: dict) -> None:
         )
     console.print(table)
     console.print(evaluation_table(found["evaluation"], "Validation tail"))
-    console.print(verdict_line(found["evaluation"]))
+    _print_verdicts(console, found["evaluation"])

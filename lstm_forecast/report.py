@@ -39,6 +39,7 @@ METRIC_COLUMNS = [
     "up_rate",
     "coverage",
     "pinball",
+    "crps",
     "interval_score",
 ]
 HEADLINE = [
@@ -51,9 +52,10 @@ HEADLINE = [
     ("directional_accuracy", "dir. acc."),
     ("coverage", "coverage"),
     ("pinball", "pinball"),
+    ("crps", "CRPS"),
     ("interval_score", "interval score"),
 ]
-TERMINAL = ["mae", "rmse", "mase", "rel_mae", "directional_accuracy", "coverage"]
+TERMINAL = ["mae", "rmse", "mase", "rel_mae", "directional_accuracy", "coverage"]  # 80 columns
 
 
 @dataclass
@@ -127,6 +129,116 @@ def _dm_table(metrics: dict) -> tuple[list[str], list[list[str]]]:
     return ["horizon", "DM statistic", "p-value", "n"], rows
 
 
+def _interval_table(metrics: dict) -> tuple[list[str], list[list[str]]]:
+    """Per model with quantiles: coverage and interval score of each central interval, the
+    mean pinball loss and CRPS."""
+    banded = {n: m for n, m in metrics["models"].items() if m.get("intervals")}
+    levels = [i["level"] for i in next(iter(banded.values()))["intervals"]] if banded else []
+    cols = ["model"]
+    for level in levels:
+        cols += [f"{level:.0%} cover", f"{level:.0%} int. score"]
+    rows = []
+    for name, m in banded.items():
+        row = [MODEL_LABELS.get(name, name)]
+        for i in m["intervals"]:
+            row += [number(i["coverage"], 3), number(i["interval_score"])]
+        rows.append([*row, number(m["pinball"]), number(m["crps"])])
+    return [*cols, "pinball", "CRPS"], rows
+
+
+def _pinball_table(metrics: dict) -> tuple[list[str], list[list[str]]]:
+    banded = {n: m for n, m in metrics["models"].items() if m.get("pinball_by_quantile")}
+    levels = list(next(iter(banded.values()))["pinball_by_quantile"]) if banded else []
+    rows = [
+        [MODEL_LABELS.get(n, n), *(number(m["pinball_by_quantile"].get(q)) for q in levels)]
+        for n, m in banded.items()
+    ]
+    return ["model", *levels], rows
+
+
+def _interval_dm_table(test: dict) -> tuple[list[str], list[list[str]]]:
+    rows = [
+        [
+            str(d["horizon"]),
+            number(d["ratio"], 4),
+            number(d["coverage"], 3),
+            number(d["baseline_coverage"], 3),
+            number(d["statistic"], 3),
+            number(d["p_value"], 3),
+            str(d["n"]),
+        ]
+        for d in test["by_horizon"]
+    ]
+    name = MODEL_LABELS.get(test["baseline"], test["baseline"])
+    cols = ["horizon", f"score / {name}'s", "LSTM cover", f"{name} cover", "DM", "p", "n"]
+    return cols, rows
+
+
+def _coverage_table(report: dict) -> tuple[list[str], list[list[str]]]:
+    rows = [
+        [
+            "Kupiec" if t["test"] == "kupiec" else "Christoffersen (cc)",
+            f"q{t['quantile'] * 100:g}",
+            str(t["horizon"]),
+            f"{t['violations']} / {t['n']}",
+            number(t["violations"] / t["n"] if t["n"] else None, 3),
+            number(t["expected_rate"], 3),
+            number(t["statistic"], 3),
+            number(t["p_value"], 3),
+            number(t["holm_p_value"], 3),
+        ]
+        for t in report["tests"]
+    ]
+    cols = ["test", "quantile", "step", "violations", "rate", "expected", "LR", "p", "Holm p"]
+    return cols, rows
+
+
+def _interval_blocks(metrics: dict) -> list[Block]:
+    """The intervals section: verdict, scores, the DM test against the strongest band and the
+    coverage tests."""
+    st, test = metrics["settings"], metrics.get("interval_test")
+    vol = st.get("interval_baselines") or {}
+    bands = ", ".join(MODEL_LABELS.get(m, m) for m in vol.get("models", [])) or "none"
+    out = [
+        Block("h2", "Intervals"),
+        Block("p", metrics["interval_verdict"]),
+        Block("table", "", *_interval_table(metrics)),
+        Block(
+            "p",
+            f"Interval baselines: {bands}, refitted at every fit on that fit's training rows "
+            f"only, for {len(vol.get('series', []))} of {vol.get('of_series', 0)} series (positive "
+            f"series, at most {vol.get('max_series')} sampled by a hash of their names); the "
+            f"random walk's band uses empirical quantiles of past changes. Recalibration "
+            f"between refits: {'on' if st['backtest'].get('recalibrate') else 'off'}.",
+        ),
+        Block("p", "Pinball loss per quantile level:"),
+        Block("table", "", *_pinball_table(metrics)),
+    ]
+    if test:
+        name = MODEL_LABELS.get(test["baseline"], test["baseline"])
+        out += [
+            Block("p", f"Diebold-Mariano on the interval score, LSTM vs {name} (the strongest):"),
+            Block("table", "", *_interval_dm_table(test)),
+        ]
+    own = metrics["coverage_tests"].get(MODEL)
+    if own:
+        verdicts = ", ".join(
+            f"{MODEL_LABELS.get(n, n)} {'pass' if r['pass'] else 'FAIL'}"
+            for n, r in metrics["coverage_tests"].items()
+        )
+        out += [
+            Block("h2", "Coverage tests (LSTM)"),
+            Block(
+                "p",
+                "Kupiec's proportion of failures per tail quantile and step (on every h-th "
+                "origin, so that outcomes do not overlap), Christoffersen's conditional coverage "
+                f"at step 1; Holm's correction over the family at 5%. Every band: {verdicts}.",
+            ),
+            Block("table", "", *_coverage_table(own)),
+        ]
+    return out
+
+
 def _series_table(metrics: dict) -> tuple[list[str], list[list[str]]]:
     rows = []
     for name, s in metrics["series"].items():
@@ -198,6 +310,7 @@ def blocks(metrics: dict, forecasts: pd.DataFrame) -> list[Block]:
         ),
         Block("h2", "Diebold-Mariano test: LSTM vs random walk (squared error, HLN-corrected)"),
         Block("table", "", *_dm_table(metrics)),
+        *_interval_blocks(metrics),
         Block("h2", "Forecasts against actuals"),
         Block("image", "forecast", png=plots.forecast_plot(forecasts, [lo, hi])),
         Block("h2", "Error by horizon step"),
@@ -327,4 +440,5 @@ def print_summary(metrics: dict, folder: str | Path) -> None:
         table.add_row(*row)
     console.print(table)
     console.print(metrics["verdict"])
+    console.print(metrics["interval_verdict"])
     console.print(f"report written to {folder}/report.html")

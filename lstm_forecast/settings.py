@@ -5,11 +5,17 @@ Kept free of heavy imports so that the CLI can build its help from it without to
 
 from __future__ import annotations
 
+import re
 from dataclasses import asdict, dataclass, field, fields
 
 from lstm_forecast.errors import ConfigError
 
 TRANSFORMS = ("auto", "log-return", "diff", "none")
+# Range-based volatility inputs `--features` may name, and the columns each is computed from.
+RANGE_FEATURES = {
+    "parkinson": ("High", "Low"),
+    "garmanklass": ("Open", "High", "Low", "Close"),
+}
 
 
 @dataclass
@@ -33,7 +39,7 @@ class TrainConfig:
     transform: str = "auto"
     quantiles: list[float] = field(default_factory=lambda: [0.1, 0.5, 0.9])
     features: list[str] = field(default_factory=list)
-    calendar: bool = False
+    date_features: bool = False  # day-of-week and month inputs
 
     def __post_init__(self) -> None:
         self.validate()
@@ -75,12 +81,40 @@ class TrainConfig:
     @classmethod
     def from_dict(cls, data: dict) -> TrainConfig:
         known = {f.name for f in fields(cls)}
-        return cls(**{k: v for k, v in data.items() if k in known})
+        return cls(**{k: v for k, v in renamed(data).items() if k in known})
+
+
+def renamed(config: dict) -> dict:
+    """Stored settings with the names of this version: `calendar` (before format 3) is
+    `date_features`, the day-of-week and month inputs."""
+    if "calendar" not in config:
+        return config
+    out = {k: v for k, v in config.items() if k != "calendar"}
+    out.setdefault("date_features", config["calendar"])
+    return out
 
 
 def parse_list(text: str | None) -> list[str]:
     """Comma-separated option value -> list of stripped, non-empty items."""
     return [t.strip() for t in (text or "").split(",") if t.strip()]
+
+
+def range_feature(name: str) -> str | None:
+    """The RANGE_FEATURES key a --features name means ('Parkinson', 'garman-klass', ...)."""
+    found = re.sub(r"[\s_\-]+", "", name.lower())
+    return found if found in RANGE_FEATURES else None
+
+
+def loader_features(features: list[str]) -> list[str]:
+    """The columns the loader must read for `--features`: plain columns as named, and the
+    price columns of each range feature (each column once)."""
+    out: list[str] = []
+    for name in features:
+        kind = range_feature(name)
+        for col in RANGE_FEATURES[kind] if kind else (name,):
+            if col.lower() not in {c.lower() for c in out}:
+                out.append(col)
+    return out
 
 
 def parse_quantiles(text: str) -> list[float]:

@@ -73,10 +73,13 @@ class TrainResult:
     @property
     def record(self) -> dict:
         """The headline figures of a run record: validation MASE of the model and the random
-        walk per step, the verdict, coverage, training speed, and `kept` with --keep-better."""
+        walk per step, the verdict of the point forecast and of the intervals, coverage, training
+        speed, and `kept` with --keep-better."""
         ev, tr = self.card.evaluation, self.card.training
         out = {
             "beats_naive": ev["beats_naive"],
+            "interval_skill": ev.get("interval_skill"),
+            "coverage_tests_pass": ev.get("coverage_tests_pass"),
             "lstm_mase": ev["models"]["lstm"]["mase"],
             "naive_mase": ev["models"]["naive"]["mase"],
             "coverage": ev["models"]["lstm"]["coverage"],
@@ -135,8 +138,10 @@ def split(dataset: Dataset, config: TrainConfig, transform: str) -> list[SeriesP
         first, last = lookback - 1, n_train - 1 - horizon
         if last < first:
             continue
-        stats = windows.fit_stats(s, n_train, transform, dataset.feature_names)
-        prep = windows.prepare(s, stats, transform, config.calendar)
+        stats = windows.fit_stats(
+            s, n_train, transform, dataset.feature_names, config.features or None
+        )
+        prep = windows.prepare(s, stats, transform, config.date_features)
         val = np.arange(max(n_train - 1, lookback - 1), n - horizon)
         parts.append(
             SeriesPart(
@@ -453,6 +458,8 @@ def _train(
         ),
         torch_version=torch.__version__,
         skipped_series=[s.name for s in dataset.series if s.name not in {p.name for p in parts}],
+        exchange=dataset.exchange,
+        calendar=dataset.calendar,
     )
     return TrainResult(weights, card, validation)
 
@@ -488,7 +495,7 @@ def _reuse_stats(
     for stored in card.series:
         p = have[stored.name]
         p.stats = stored.stats
-        p.prep = windows.prepare(by_name[p.name], p.stats, transform, config.calendar)
+        p.prep = windows.prepare(by_name[p.name], p.stats, transform, config.date_features)
         p.targets = windows.targets(p.prep, config.horizon)
         ordered.append(p)
     return ordered

@@ -23,6 +23,8 @@ from __future__ import annotations
 
 import hashlib
 import math
+import os
+import tempfile
 import warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -35,6 +37,7 @@ MIN_FIT_RETURNS = 100  # fewer training returns than this: no GARCH band (NaN)
 BACKCAST_ROWS = 75  # arch's backcast: an EWMA(0.94) of the first 75 squared residuals
 RISKMETRICS_LAMBDA = 0.94
 MAX_SERIES = 50
+BASELINES = ("garch", "ewma")  # the interval baselines, by their model names
 
 
 @dataclass(frozen=True)
@@ -79,6 +82,9 @@ def filter_variance(
 def fit_garch(prices: np.ndarray, n_train: int) -> GarchFit | None:
     """GARCH(1,1)-t fitted by arch on the first `n_train` prices (None if too short or the
     optimiser does not converge to finite parameters)."""
+    # arch imports matplotlib, which writes a font cache into the user's home unless told
+    # otherwise; this tool writes only where the user says and in the temp folder (as `plots`)
+    os.environ.setdefault("MPLCONFIGDIR", os.path.join(tempfile.gettempdir(), "lstm-forecast-mpl"))
     from arch import arch_model
 
     returns = log_returns(prices[:n_train])
@@ -176,6 +182,23 @@ def ewma_quantiles(
     sd = np.sqrt(sigma2[origins][:, None] * steps[None, :])
     z = np.array([NormalDist().inv_cdf(q) for q in quantiles])
     return _to_prices(prices, origins, np.zeros_like(sd), sd, z)
+
+
+def interval_baselines(
+    prices: np.ndarray,
+    n_train: int,
+    origins: np.ndarray,
+    horizon: int,
+    quantiles: Sequence[float],
+) -> dict[str, np.ndarray]:
+    """{"garch": (O, H, Q), "ewma": (O, H, Q)} price quantiles of both bands, each fitted on
+    the first `n_train` prices only; a band that cannot be made (too few training rows, GARCH
+    not converging) is left out."""
+    bands = {
+        "garch": garch_quantiles(prices, n_train, origins, horizon, quantiles),
+        "ewma": ewma_quantiles(prices, n_train, origins, horizon, quantiles),
+    }
+    return {name: q for name, q in bands.items() if np.isfinite(q).any()}
 
 
 def sample_series(names: Sequence[str], max_series: int = MAX_SERIES) -> list[str]:

@@ -8,6 +8,12 @@ Targets are normalised cumulative changes: for origin t and step h the model lea
 (y[t+h] - y[t]) / (sigma[t] * sqrt(h)), where y is the transformed level (log price for
 log returns) and sigma a causal EWMA volatility of one-step changes. Every quantile maps back to
 the target's units exactly and monotonically.
+
+Covariates are inputs too: a column as it is (log of volume, log returns of prices, else
+differences), or a range-based volatility estimate from the day's prices (`--features
+parkinson` from High and Low, `garman-klass` from Open, High, Low and Close): the log of that
+day's volatility estimate, standardised on the training rows. Row t's estimate uses row t's
+prices only, known at its close.
 """
 
 from __future__ import annotations
@@ -20,9 +26,13 @@ import numpy as np
 
 from lstm_forecast.errors import ConfigError, DataError
 from lstm_forecast.loading import Dataset, Series
+from lstm_forecast.loading.roles import key
+from lstm_forecast.settings import RANGE_FEATURES, range_feature
 
 EWMA_LAMBDA = 0.94  # RiskMetrics daily decay
 CLIP = 10.0
+PARKINSON = 1.0 / (4.0 * math.log(2.0))  # E[ln(H/L)^2] = 4 ln 2 sigma^2 for Brownian motion
+GARMAN_KLASS = 2.0 * math.log(2.0) - 1.0
 
 
 def choose_transform(requested: str, dataset: Dataset) -> str:
@@ -66,8 +76,18 @@ class Prepared:
     sigma: np.ndarray  # (rows,) float64, causal EWMA volatility of one-step changes
 
 
-def fit_stats(series: Series, n_train: int, transform: str, feature_names: list[str]) -> dict:
-    """Per-series statistics from the first `n_train` rows only."""
+def fit_stats(
+    series: Series,
+    n_train: int,
+    transform: str,
+    feature_names: list[str],
+    inputs: list[str] | None = None,
+) -> dict:
+    """Per-series statistics from the first `n_train` rows only.
+
+    `inputs` are the --features names (columns of `feature_names`, or range features built
+    from them); by default every feature column is one input.
+    """
     y = level(series.values[:n_train], transform)
     dz = np.diff(y)
     scale = float(np.sqrt(np.mean(dz**2))) if len(dz) else 1.0
@@ -79,19 +99,53 @@ def fit_stats(series: Series, n_train: int, transform: str, feature_names: list[
         "level_std": float(y.std()) or 1.0,
         "features": [],
     }
-    for j, name in enumerate(feature_names):
-        col = series.features[:n_train, j]
-        kind = feature_kind(name, col)
-        f = _feature_raw(col, kind)
-        stats["features"].append(
-            {
-                "name": name,
+    for name, columns in _inputs(inputs or feature_names, feature_names):
+        entry: dict = {"name": name, "columns": columns}
+        train = series.features[:n_train][:, columns]
+        if kind := range_feature(name):
+            vol = range_volatility(train, kind)
+            positive = vol[vol > 0]
+            entry |= {
                 "kind": kind,
-                "mean": float(np.mean(f[1:])),
-                "std": float(np.std(f[1:])) or 1.0,
+                "floor": 0.1 * float(np.median(positive)) if len(positive) else 1e-6,
             }
+        else:
+            entry["kind"] = feature_kind(name, train[:, 0])
+        f = _input_raw(train, entry)
+        stats["features"].append(
+            entry | {"mean": float(np.mean(f[1:])), "std": float(np.std(f[1:])) or 1.0}
         )
     return stats
+
+
+def _inputs(names: list[str], columns: list[str]) -> list[tuple[str, list[int]]]:
+    """(input name, the feature columns it reads) for each --features name."""
+    where = {key(c): j for j, c in enumerate(columns)}
+    out = []
+    for name in names:
+        kind = range_feature(name)
+        needed = RANGE_FEATURES[kind] if kind else (name,)
+        missing = [c for c in needed if key(c) not in where]
+        if missing:
+            raise DataError(
+                f"--features {name} needs the column(s) {', '.join(missing)}, which the data "
+                f"does not have as features ({', '.join(columns) or 'none'})"
+            )
+        found = [where[key(c)] for c in needed]
+        out.append((name if kind else columns[found[0]], found))
+    return out
+
+
+def range_volatility(prices: np.ndarray, kind: str) -> np.ndarray:
+    """Each row's volatility estimate of log returns from its own prices (rows, columns as in
+    RANGE_FEATURES[kind]): Parkinson's sqrt(ln(H/L)^2 / (4 ln 2)), or Garman-Klass's
+    sqrt(0.5 ln(H/L)^2 - (2 ln 2 - 1) ln(C/O)^2), clipped at zero."""
+    logged = np.log(np.maximum(prices, 1e-12))
+    if kind == "parkinson":
+        hl = logged[:, 0] - logged[:, 1]
+        return np.sqrt(PARKINSON * hl**2)
+    hl, co = logged[:, 1] - logged[:, 2], logged[:, 3] - logged[:, 0]
+    return np.sqrt(np.maximum(0.5 * hl**2 - GARMAN_KLASS * co**2, 0.0))
 
 
 def _feature_raw(col: np.ndarray, kind: str) -> np.ndarray:
@@ -103,7 +157,14 @@ def _feature_raw(col: np.ndarray, kind: str) -> np.ndarray:
     return np.concatenate([[0.0], np.diff(col)])
 
 
-def prepare(series: Series, stats: dict, transform: str, calendar: bool) -> Prepared:
+def _input_raw(columns: np.ndarray, entry: dict) -> np.ndarray:
+    """One input before standardising, from the feature columns it reads."""
+    if entry["kind"] in RANGE_FEATURES:
+        return np.log(np.maximum(range_volatility(columns, entry["kind"]), entry["floor"]))
+    return _feature_raw(columns[:, 0], entry["kind"])
+
+
+def prepare(series: Series, stats: dict, transform: str, date_features: bool) -> Prepared:
     """Inputs for every row of `series` using stored statistics (causal: row t uses rows <= t)."""
     y = level(series.values, transform)
     scale = stats["scale"]
@@ -116,10 +177,10 @@ def prepare(series: Series, stats: dict, transform: str, calendar: bool) -> Prep
     if transform == "none":
         cols.append(np.clip((y - stats["level_mean"]) / stats["level_std"], -CLIP, CLIP))
     for j, f in enumerate(stats["features"]):
-        raw = _feature_raw(series.features[:, j], f["kind"])
+        raw = _input_raw(series.features[:, f.get("columns", [j])], f)  # older files: column j
         cols.append(np.clip((raw - f["mean"]) / f["std"], -CLIP, CLIP))
-    if calendar:
-        cols.extend(calendar_features(series.index))
+    if date_features:
+        cols.extend(date_inputs(series.index))
     x = np.stack(cols, axis=1).astype("float32")
     return Prepared(x, y, sigma)
 
@@ -137,10 +198,10 @@ def ewma_volatility(dz: np.ndarray, scale: float) -> np.ndarray:
     return np.sqrt(np.maximum(var, floor))
 
 
-def calendar_features(index: np.ndarray) -> list[np.ndarray]:
+def date_inputs(index: np.ndarray) -> list[np.ndarray]:
     """Day-of-week and month as points on the unit circle (empty for plain sequences)."""
     if not np.issubdtype(index.dtype, np.datetime64):
-        raise ConfigError("--calendar needs a date column")
+        raise ConfigError("--date-features needs a date column")
     days = index.astype("datetime64[D]").astype("int64")
     dow = (days + 3) % 7  # 1970-01-01 was a Thursday
     month = index.astype("datetime64[M]").astype("int64") % 12

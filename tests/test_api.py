@@ -46,6 +46,8 @@ def test_the_run_record_comes_from_the_result(walk_model):
     ev, tr = result.meta["evaluation"], result.meta["training"]
     assert result.record == {
         "beats_naive": ev["beats_naive"],
+        "interval_skill": ev["interval_skill"],
+        "coverage_tests_pass": ev["coverage_tests_pass"],
         "lstm_mase": ev["models"]["lstm"]["mase"],
         "naive_mase": ev["models"]["naive"]["mase"],
         "coverage": ev["models"]["lstm"]["coverage"],

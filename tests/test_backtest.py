@@ -22,7 +22,8 @@ from lstm_forecast.settings import TrainConfig
 
 TINY = dict(lookback=20, horizon=3, hidden=8, layers=1, epochs=2, patience=5, seed=0)
 PLAN = dict(folds=2, step=30)
-BASELINES = ["naive", "drift", "mean", "seasonal_naive"]
+BASELINES = ["naive", "drift", "mean", "seasonal_naive", "garch", "ewma"]
+BANDED = ("lstm", "naive", "garch", "ewma")  # the models with quantile columns
 N = 400
 
 
@@ -58,8 +59,8 @@ def test_metrics_json_has_the_documented_schema(saved):
     for name, m in metrics["models"].items():
         assert point | {"up_rate", "by_horizon"} <= set(m)
         assert [h["horizon"] for h in m["by_horizon"]] == [1, 2, 3]
-        has_interval = {"coverage", "pinball", "interval_score"} <= set(m)
-        assert has_interval == (name in ("lstm", "naive"))
+        has_interval = {"coverage", "pinball", "interval_score", "crps", "intervals"} <= set(m)
+        assert has_interval == (name in BANDED)
     assert metrics["models"]["naive"]["directional_accuracy"] is None
     assert {"statistic", "p_value", "n", "horizon", "by_horizon"} <= set(metrics["dm_test"])
     assert set(metrics["series"]["Close"]["models"]) == set(metrics["models"])
@@ -68,10 +69,70 @@ def test_metrics_json_has_the_documented_schema(saved):
     assert [f["fold"] for f in metrics["folds"]] == [1, 2]
 
 
+def test_metrics_json_has_the_interval_half_of_the_verdict(saved):
+    metrics, _ = saved
+    assert isinstance(metrics["interval_skill"], bool)
+    assert metrics["interval_verdict"].startswith("Intervals: ")
+    assert isinstance(metrics["coverage_tests_pass"], bool)
+    assert set(metrics["coverage_tests"]) == set(BANDED)
+    own = metrics["coverage_tests"]["lstm"]
+    assert own["pass"] is metrics["coverage_tests_pass"]
+    assert len(own["tests"]) == 2 * TINY["horizon"] + 2  # Kupiec per tail and step, cc at h=1
+    keys = {"test", "quantile", "horizon", "statistic", "p_value", "holm_p_value", "n"}
+    assert all(keys | {"violations", "expected_rate"} == set(t) for t in own["tests"])
+    test = metrics["interval_test"]
+    assert test["baseline"] in {"naive", "garch", "ewma"} and test["loss"] == "interval score"
+    assert test["ratio"] == max(test["ratios"].values())
+    assert set(test["ratios"]) == {"naive", "garch", "ewma"}
+    assert [h["horizon"] for h in test["by_horizon"]] == [1, 2, 3]
+    lstm = metrics["models"]["lstm"]
+    assert set(lstm["pinball_by_quantile"]) == {"q10", "q50", "q90"}
+    assert lstm["crps"] == pytest.approx(2 * lstm["pinball"])
+    assert [i["level"] for i in lstm["intervals"]] == [0.8]
+    assert lstm["intervals"][0]["interval_score"] == lstm["interval_score"]
+    vol = metrics["settings"]["interval_baselines"]
+    assert vol == {
+        "models": ["garch", "ewma"],
+        "series": ["Close"],
+        "of_series": 1,
+        "max_series": 50,
+    }
+    assert metrics["settings"]["backtest"]["recalibrate"] is False
+    assert "interval_test" in metrics["series"]["Close"]
+
+
+def test_garch_band_is_an_independent_arch_fit_on_each_fits_training_rows(walk, saved):
+    from arch import arch_model
+    from scipy.stats import t
+
+    values, _, _ = walk
+    metrics, fc = saved
+    dates = pd.bdate_range("2010-01-04", periods=N).strftime("%Y-%m-%d")
+    row = {d: i for i, d in enumerate(dates)}
+    returns = 100 * np.diff(np.log(values))
+    for fold in metrics["folds"]:
+        n_train = fold["train_rows"]  # rows 0 .. the fold's first origin
+        garch = fc[(fc["model"] == "garch") & (fc["fold"] == fold["fold"])]
+        garch = garch.sort_values(["origin", "horizon"])
+        origins = np.unique(garch["origin"].map(row).to_numpy())
+        model = arch_model(returns, mean="Constant", vol="GARCH", p=1, q=1, dist="t")
+        res = model.fit(disp="off", last_obs=n_train - 1)
+        # arch's forecast made at return index o - 1 is the one from price row o
+        ahead = res.forecast(horizon=3, start=int(origins[0]) - 1, reindex=False, align="origin")
+        mean = ahead.mean.to_numpy()[: len(origins)].cumsum(axis=1)
+        sd = np.sqrt(ahead.variance.to_numpy()[: len(origins)].cumsum(axis=1))
+        nu = res.params["nu"]
+        for col, level in (("q10", 0.1), ("q50", 0.5), ("q90", 0.9)):
+            z = t.ppf(level, nu) * np.sqrt((nu - 2) / nu)
+            want = values[origins][:, None] * np.exp((mean + sd * z) / 100)
+            got = garch[col].to_numpy().reshape(len(origins), 3)
+            np.testing.assert_allclose(got, want, rtol=1e-6)
+
+
 def test_metrics_csv_has_a_row_per_model_and_step_plus_all(walk):
     _, _, folder = walk
     table = pd.read_csv(folder / "metrics.csv")
-    assert len(table) == 5 * 4
+    assert len(table) == 7 * 4  # 7 models x (3 steps + all)
     lstm = table[(table["model"] == "lstm") & (table["horizon"] == "all")]
     assert lstm["mae"].iloc[0] == pytest.approx(
         json.loads((folder / "metrics.json").read_text())["models"]["lstm"]["mae"]
@@ -83,7 +144,7 @@ def test_forecasts_csv_is_long_with_quantiles_where_a_model_has_them(saved):
     assert {"series", "origin", "date", "horizon", "model", "actual", "forecast"} <= set(fc)
     n_points = PLAN["folds"] * PLAN["step"] * TINY["horizon"]
     assert fc["model"].value_counts().to_dict() == {m: n_points for m in ["lstm", *BASELINES]}
-    for model in ("lstm", "naive"):
+    for model in BANDED:
         rows = fc[fc["model"] == model]
         assert rows[["q10", "q50", "q90"]].notna().all().all()
         assert (rows["q10"] <= rows["q90"]).all()
@@ -175,9 +236,10 @@ def test_the_run_record_carries_the_verdict_and_the_headline_figures(walk):
     assert record["dm_p_value"] is metrics["dm_test"]["p_value"]
 
 
-def test_data_after_an_origin_does_not_change_its_forecasts(tmp_path):
+@pytest.mark.parametrize("recalibrate", [False, True])
+def test_data_after_an_origin_does_not_change_its_forecasts(tmp_path, recalibrate):
     values = random_walk_prices(300, seed=5)
-    plan = dict(folds=1, step=30)
+    plan = dict(folds=1, step=30, recalibrate=recalibrate)
     first = 300 - 1 - TINY["horizon"] - 30 + 1
     cut = first + 10  # an origin inside the fold, after the training cutoff
     changed = values.copy()
@@ -186,7 +248,7 @@ def test_data_after_an_origin_does_not_change_its_forecasts(tmp_path):
     b = run(write_prices(tmp_path / "b.csv", changed), plan).forecasts
     dates = pd.bdate_range("2010-01-04", periods=300).strftime("%Y-%m-%d")
     before = (a["origin"] <= dates[cut]).to_numpy()
-    assert before.sum() == 11 * TINY["horizon"] * 5
+    assert before.sum() == 11 * TINY["horizon"] * (len(BASELINES) + 1)
     cols = ["forecast", "q10", "q50", "q90"]
     pd.testing.assert_frame_equal(a.loc[before, cols], b.loc[before, cols])
     assert not np.allclose(a.loc[~before, "forecast"], b.loc[~before, "forecast"])
@@ -204,6 +266,33 @@ def test_report_html_is_self_contained_with_plots_and_the_verdict(walk, saved):
     assert metrics["verdict"] in md and "![forecast](forecast.png)" in md
     for name in ("forecast.png", "error_by_horizon.png", "directional_hits.png"):
         assert (folder / name).read_bytes().startswith(b"\x89PNG")
+
+
+TAILS = [0.01, 0.05, 0.1, 0.5, 0.9, 0.95, 0.99]
+
+
+def test_tail_quantiles_end_to_end(tmp_path):
+    """VaR levels: every band gets them, scores for the 80%, 90% and 98% intervals, coverage
+    tests for each of the six tails, and the report shows them."""
+    path = write_prices(tmp_path / "walk.csv", random_walk_prices(N, seed=4))
+    result = run(path, quantiles=TAILS)
+    metrics, fc = result.metrics, result.forecasts
+    cols = ["q1", "q5", "q10", "q50", "q90", "q95", "q99"]
+    for model in BANDED:
+        rows = fc.loc[fc["model"] == model, cols]
+        assert rows.notna().all().all() and (np.diff(rows.to_numpy(), axis=1) >= 0).all()
+    lstm = metrics["models"]["lstm"]
+    assert [i["level"] for i in lstm["intervals"]] == [0.8, 0.9, 0.98]
+    assert metrics["settings"]["interval"] == [0.01, 0.99]
+    assert metrics["interval_test"]["interval"] == [0.01, 0.99]
+    assert "98% band's (q1-q99)" in metrics["interval_verdict"]
+    tests = metrics["coverage_tests"]["lstm"]["tests"]
+    assert len(tests) == 6 * TINY["horizon"] + 6
+    assert {t["quantile"] for t in tests} == {0.01, 0.05, 0.1, 0.9, 0.95, 0.99}
+    report.write(tmp_path / "out", metrics, fc)
+    md = (tmp_path / "out" / "report.md").read_text()
+    assert "| model | 80% cover | 80% int. score | 90% cover | 90% int. score | 98% cover |" in md
+    assert "| Kupiec | q1 | 3 |" in md and "| Christoffersen (cc) | q99 | 1 |" in md
 
 
 def test_sliding_window_and_refit_every(tmp_path):
@@ -245,6 +334,7 @@ def test_cli_end_to_end(tmp_path):
     assert done.returncode == 0, done.stderr
     assert done.stdout == ""
     assert "No evidence of skill" in done.stderr and "rel. MAE" in done.stderr
+    assert "Intervals: " in done.stderr
     metrics = json.loads((tmp_path / "out" / "metrics.json").read_text())
     assert metrics["settings"]["command"].startswith("lstm-forecast backtest")
     parallel = cli("--jobs=2", "--quiet", "--report", str(tmp_path / "par"))

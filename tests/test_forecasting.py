@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
+import pytest
 
-from helpers import BOKEH, random_walk_prices
+from helpers import BOKEH, random_walk_prices, write_prices
 from lstm_forecast import api, artifacts
+from lstm_forecast.settings import TrainConfig
 
 
 def test_save_load_predict_is_identical_to_the_trained_weights(walk_file, walk_model):
@@ -59,3 +62,48 @@ def test_engines_agree_with_a_series_embedding(global_model):
     b = api.predict(BOKEH, path, since="2013-01-02", engine="torch")
     for col in ("forecast", "q10", "q50", "q90"):
         np.testing.assert_allclose(a[col], b[col], rtol=2e-5)
+
+
+@pytest.fixture(scope="module")
+def older_model(tmp_path_factory):
+    """A small model of the first 600 of 900 business days, the full 900 rows, and a copy
+    whose rows after row 750 are changed."""
+    folder = tmp_path_factory.mktemp("recal")
+    values = random_walk_prices(900, seed=3) * np.exp(np.linspace(0, 0.3, 900) ** 2)
+    model = folder / "m.lstm"
+    cfg = TrainConfig(lookback=20, horizon=3, hidden=8, layers=1, epochs=1, seed=0)
+    api.train(write_prices(folder / "old.csv", values[:600]), model, cfg, threads=1)
+    changed = values.copy()
+    changed[751:] *= np.linspace(1.0, 1.5, 149)
+    full = write_prices(folder / "full.csv", values)
+    return model, full, write_prices(folder / "changed.csv", changed)
+
+
+DAYS = pd.bdate_range("2010-01-04", periods=900).strftime("%Y-%m-%d")
+
+
+def test_recalibration_uses_only_each_origins_past(older_model):
+    model, full, changed = older_model
+    a = api.predict(full, model, since=DAYS[500], recalibrate=True)
+    b = api.predict(changed, model, since=DAYS[500], recalibrate=True)
+    cols = ["forecast", "q10", "q50", "q90"]
+    known = (a["origin"] <= DAYS[750]).to_numpy()
+    pd.testing.assert_frame_equal(a.loc[known, cols], b.loc[known, cols])
+    assert not np.allclose(a.loc[~known, "q90"], b.loc[~known, "q90"])
+
+
+def test_recalibration_starts_at_the_training_cutoff_whatever_is_asked(older_model):
+    model, full, _ = older_model
+    plain = api.predict(full, model, since=DAYS[500])
+    early = api.predict(full, model, since=DAYS[500], recalibrate=True)
+    late = api.predict(full, model, since=DAYS[700], recalibrate=True)
+    cols = ["forecast", "q10", "q50", "q90"]
+    from_700 = (early["origin"] >= DAYS[700]).to_numpy()
+    np.testing.assert_array_equal(early.loc[from_700, cols], late[cols])
+    before = (early["origin"] <= DAYS[599]).to_numpy()  # up to the cutoff: the model's own
+    pd.testing.assert_frame_equal(early.loc[before, cols], plain.loc[before, cols])
+    np.testing.assert_array_equal(early["forecast"], plain["forecast"])  # the median stays
+    assert not np.allclose(early.loc[~before, "q10"], plain.loc[~before, "q10"])
+    nightly = api.predict(full, model, recalibrate=True)
+    last = early[early["origin"] == DAYS[899]]
+    np.testing.assert_allclose(nightly[cols], last[cols], rtol=1e-12)

@@ -85,7 +85,8 @@ def test_wall_clock_text_reads_back_to_the_same_second(seconds):
 
 def test_model_labels_name_the_lstm_and_every_baseline():
     assert MODEL_LABELS["lstm"] == "LSTM" and MODEL_LABELS["naive"] == "naive (random walk)"
-    assert set(MODEL_LABELS) == {"lstm", "naive", "drift", "seasonal_naive", "mean"}
+    baselines = {"naive", "drift", "seasonal_naive", "mean", "garch", "ewma"}
+    assert set(MODEL_LABELS) == {"lstm", *baselines}
 
 
 def test_importing_it_costs_nothing():

@@ -21,7 +21,7 @@ from lstm_forecast.loading import LoadOptions, Table, from_table, load
 
 STAGES = [  # the order stated in the package docstring: each imports only those before it
     "messages", "dataset", "table", "source", "text", "numbers", "dates", "roles", "stores",
-    "checks", "cleaning", "frequency", "build",
+    "checks", "cleaning", "frequency", "sessions", "build",
 ]  # fmt: skip
 
 

@@ -28,6 +28,7 @@ EVALUATION = {
             "mase": [0.98765, 1.01],
             "directional_accuracy": [0.5123, None],
             "coverage": [0.8, 0.7777],
+            "interval_score": [5.4321, 7.25],
         },
         "naive": {
             "mae": [1.25, 2.4],
@@ -96,10 +97,11 @@ def test_evaluation_table_shows_every_model_and_step_with_formatted_numbers():
     text = table_text(render.evaluation_table(EVALUATION, "Validation tail"))
     lines = [re.split("[│┃]", line) for line in text.splitlines() if re.search("[│┃]", line)]
     cells = [[c.strip() for c in line[1:-1]] for line in lines]
-    assert cells[0] == ["model", "h", "MAE", "RMSE", "MASE", "dir. acc.", "cover 0.1-0.9"]
-    assert cells[1] == ["lstm", "1", "1.235", "1.5", "0.988", "0.512", "0.8"]
-    assert cells[2] == ["", "2", "2.5", "-", "1.01", "-", "0.778"]
-    assert cells[3] == ["naive", "1", "1.25", "1.6", "1", "-", ""]
+    head = ["model", "h", "MAE", "RMSE", "MASE", "dir. acc.", "cover 0.1-0.9", "int. score"]
+    assert cells[0] == head
+    assert cells[1] == ["lstm", "1", "1.235", "1.5", "0.988", "0.512", "0.8", "5.432"]
+    assert cells[2] == ["", "2", "2.5", "-", "1.01", "-", "0.778", "7.25"]
+    assert cells[3] == ["naive", "1", "1.25", "1.6", "1", "-", "", ""]
     assert text.startswith("Validation tail")
 
 
@@ -131,6 +133,16 @@ def test_training_summary_names_the_model_written_or_kept(capsys):
     render.print_training_summary({**META, "kept": "old"}, "m.lstm")
     words = " ".join(capsys.readouterr().err.split())
     assert words.endswith("on cpu; new model discarded, m.lstm unchanged")
+
+
+def test_training_summary_gives_the_interval_verdict_after_the_point_verdict(capsys):
+    text = "Intervals: no evidence of interval skill over GARCH(1,1)-t: the 80% band's ..."
+    render.print_training_summary(
+        {**META, "evaluation": {**EVALUATION, "interval_verdict": text}}, "m"
+    )
+    words = " ".join(capsys.readouterr().err.split())
+    point = render.verdict_line(EVALUATION)
+    assert f"{point} {text} trained 3 epochs" in words
 
 
 FRAME = pd.DataFrame({"date": ["2024-05-01"], "horizon": [1], "forecast": [1 / 3]})

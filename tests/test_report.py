@@ -58,8 +58,11 @@ def test_report_md_leads_with_the_verdict_and_the_headline_table(written):
     assert f"## Verdict\n\n{metrics['verdict']}\n\n" in md
     assert (
         "| model | MAE | RMSE | MAPE % | sMAPE % | MASE | rel. MAE | dir. acc. | cover 0.1-0.9 "
-        "| pinball | interval score |"
+        "| pinball | CRPS | interval score |"
     ) in md
+    assert f"## Intervals\n\n{metrics['interval_verdict']}\n\n| model | 80% cover |" in md
+    assert "## Coverage tests (LSTM)" in md and "| Kupiec | q10 | 1 |" in md
+    assert "| Christoffersen (cc) | q90 | 1 |" in md
     lstm = metrics["models"]["lstm"]
     row = next(line for line in md.splitlines() if line.startswith("| LSTM |"))
     assert row.split(" | ")[1:3] == [number(lstm["mae"]), number(lstm["rmse"])]
@@ -73,6 +76,7 @@ def test_report_html_is_one_page_with_the_verdict(written):
     page = (folder / "report.html").read_text()
     assert page.startswith("<!doctype html><html><head><meta charset='utf-8'><title>Backtest")
     assert f"<p>{result.metrics['verdict']}</p>" in page
+    assert f"<p>{result.metrics['interval_verdict']}</p>" in page
     assert page.count('<img src="data:image/png;base64,') == 4 and 'src="forecast.png' not in page
 
 
@@ -100,6 +104,7 @@ def test_print_summary_gives_the_table_the_verdict_and_the_report_path(written, 
     words = " ".join(err.split())
     assert out == "" and "Backtest: 2 folds x 30 origins, horizon 1-3 (pooled)" in words
     assert " ".join(result.metrics["verdict"].split()) in words
+    assert " ".join(result.metrics["interval_verdict"].split()) in words
     assert words.endswith(f"report written to {folder}/report.html")
 
 

@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 from lstm_forecast import windows
+from lstm_forecast.errors import DataError
 from lstm_forecast.loading import Series
 
 
@@ -32,7 +33,7 @@ def test_targets_map_back_to_the_future_values_exactly():
     values = np.array([10.0, 11.0, 12.1, 11.5, 13.0, 12.0, 12.5, 14.0])
     series = Series("s", np.arange(8), values, np.zeros((8, 0)))
     stats = windows.fit_stats(series, 6, "log-return", [])
-    prep = windows.prepare(series, stats, "log-return", calendar=False)
+    prep = windows.prepare(series, stats, "log-return", date_features=False)
     t = windows.targets(prep, horizon=3)
     origins = np.array([0, 2, 4])
     back = windows.denormalise(
@@ -51,10 +52,78 @@ def test_prepare_is_causal():
     values = 20 + np.cumsum(rng.normal(size=300))
     series = Series("s", np.arange(300), values, np.zeros((300, 0)))
     stats = windows.fit_stats(series, 200, "diff", [])
-    a = windows.prepare(series, stats, "diff", calendar=False)
+    a = windows.prepare(series, stats, "diff", date_features=False)
     changed = Series(
         "s", np.arange(300), np.concatenate([values[:250], values[250:] * 3]), np.zeros((300, 0))
     )
-    b = windows.prepare(changed, stats, "diff", calendar=False)
+    b = windows.prepare(changed, stats, "diff", date_features=False)
     np.testing.assert_array_equal(a.x[:250], b.x[:250])
     np.testing.assert_array_equal(a.sigma[:250], b.sigma[:250])
+
+
+OHLC = np.array(
+    [  # Open, High, Low, Close
+        [10.0, 11.0, 9.0, 10.5],
+        [10.5, 12.0, 10.0, 11.0],
+        [11.0, 11.0, 11.0, 11.0],  # no range at all: the floor
+        [11.0, 12.1, 10.9, 12.0],
+        [12.0, 12.5, 11.5, 11.6],
+        [11.6, 13.0, 11.6, 12.9],
+    ]
+)
+
+
+def ohlc_series() -> Series:
+    return Series("s", np.arange(6), OHLC[:, 3].copy(), OHLC.copy())
+
+
+def test_parkinson_input_by_hand():
+    stats = windows.fit_stats(
+        ohlc_series(), 4, "log-return", ["Open", "High", "Low", "Close"], ["Parkinson"]
+    )
+    (entry,) = stats["features"]
+    assert (entry["name"], entry["kind"], entry["columns"]) == ("Parkinson", "parkinson", [1, 2])
+    vol = np.abs(np.log(OHLC[:, 1] / OHLC[:, 2])) / np.sqrt(4 * np.log(2))
+    assert vol[2] == 0 and entry["floor"] == pytest.approx(0.1 * np.median(vol[[0, 1, 3]]))
+    raw = np.log(np.maximum(vol, entry["floor"]))
+    assert entry["mean"] == pytest.approx(raw[1:4].mean())
+    assert entry["std"] == pytest.approx(raw[1:4].std())
+    x = windows.prepare(ohlc_series(), stats, "log-return", date_features=False).x
+    assert x.shape == (6, 3)  # change, volatility, the range input
+    want = np.clip((raw - entry["mean"]) / entry["std"], -windows.CLIP, windows.CLIP)
+    np.testing.assert_allclose(x[:, 2], want, rtol=1e-6)
+
+
+def test_garman_klass_input_by_hand():
+    o, h, l, c = OHLC.T  # noqa: E741
+    gk = 0.5 * np.log(h / l) ** 2 - (2 * np.log(2) - 1) * np.log(c / o) ** 2
+    got = windows.range_volatility(OHLC, "garmanklass")
+    np.testing.assert_allclose(got, np.sqrt(np.maximum(gk, 0)), rtol=1e-12)
+    assert got[0] == pytest.approx(
+        np.sqrt(0.5 * np.log(11 / 9) ** 2 - 0.3862944 * np.log(1.05) ** 2)
+    )
+    stats = windows.fit_stats(
+        ohlc_series(), 4, "log-return", ["Open", "High", "Low", "Close"], ["garman-klass", "Close"]
+    )
+    assert [(f["kind"], f["columns"]) for f in stats["features"]] == [
+        ("garmanklass", [0, 1, 2, 3]),
+        ("log-diff", [3]),
+    ]
+
+
+def test_a_range_input_without_its_columns_is_a_data_error():
+    with pytest.raises(DataError, match=r"--features parkinson needs the column.* Low"):
+        windows.fit_stats(ohlc_series(), 4, "log-return", ["Open", "High"], ["parkinson"])
+
+
+def test_the_loader_keeps_the_columns_a_range_input_needs(tmp_path):
+    from helpers import GOOG
+    from lstm_forecast import api
+    from lstm_forecast.settings import loader_features
+
+    assert loader_features(["parkinson", "Volume", "high"]) == ["High", "Low", "Volume"]
+    assert loader_features(["Garman_Klass"]) == ["Open", "High", "Low", "Close"]
+    data = api.load_data(GOOG, api.LoadOptions(features=loader_features(["parkinson"])))
+    assert data.target == "Adj Close" and data.feature_names == ["High", "Low"]
+    raw = np.genfromtxt(GOOG, delimiter=",", skip_header=1, usecols=(2, 3))
+    np.testing.assert_array_equal(data.series[0].features, raw)

@@ -18,12 +18,15 @@ One loader serves every command, in stages, one module each:
               wrong (one-row spikes that revert, unadjusted splits)
     cleaning  per series: order, duplicates, leading/trailing gaps, fills up to --max-gap
     frequency the offset alias of the typical step, and unusual gaps
-    build     Table -> Dataset, composing roles, dates, cleaning, checks and frequency
+    sessions  the trading calendar (--exchange, or the exchange whose holidays the data
+              skips), and the sessions without a row
+    build     Table -> Dataset, composing roles, dates, cleaning, checks, frequency and sessions
 
 with `messages` (wording shared by all) and `dataset` (Series, Dataset, LoadOptions). A module
 imports only from those before it in this order: messages, dataset, table, source, text,
-numbers, dates, roles, stores, checks, cleaning, frequency, build. Numbers and dates are parsers of
-whole columns that know nothing of roles; roles tries them to decide which column is which.
+numbers, dates, roles, stores, checks, cleaning, frequency, sessions, build. Numbers and dates
+are parsers of whole columns that know nothing of roles; roles tries them to decide which column
+is which.
 
 Adding a source (a Parquet dataset, a SQL query): write a function that returns a `Table`
 (`lstm_forecast.loading.table`): the rows as a pandas DataFrame, the source's display name, and

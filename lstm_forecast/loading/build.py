@@ -13,8 +13,9 @@ from lstm_forecast.loading.cleaning import (
 )
 from lstm_forecast.loading.dataset import Dataset, LoadOptions
 from lstm_forecast.loading.dates import parse_dates
-from lstm_forecast.loading.frequency import detect_frequency, find_gaps
+from lstm_forecast.loading.frequency import detect_frequency
 from lstm_forecast.loading.roles import Roles, find_roles, helper_columns
+from lstm_forecast.loading.sessions import check_gaps, choose, describe, drop_closed
 from lstm_forecast.loading.table import Table, settle
 
 
@@ -33,10 +34,15 @@ def build(table: Table, opts: LoadOptions) -> Dataset:
     cleaned = clean_all(raw_series, roles, helpers, opts, report)
     report_order(report)
     frequency = detect_frequency(max(cleaned, key=len).index) if roles.date else None
-    for s in cleaned:
-        find_gaps(s, frequency, report)
+    clock = _clock(table)
+    exchange, calendar, calendar_info = None, None, None
+    if roles.date:
+        exchange, calendar, calendar_info = choose(cleaned, frequency, opts, clock, report)
+        cleaned = drop_closed(cleaned, frequency, calendar, report)
+        calendar_info = describe(cleaned, frequency, calendar, clock, calendar_info, report)
+    check_gaps(cleaned, frequency, calendar, clock, report)
     for info in report.per_series.values():
-        del info["who"]
+        del info["who"], info["holes"], info["fill_warning"]
     table.details["per_series"] = report.per_series
     return Dataset(
         name,
@@ -48,7 +54,17 @@ def build(table: Table, opts: LoadOptions) -> Dataset:
         table.details,
         table.notes,
         table.warnings,
+        exchange,
+        calendar,
+        clock,
+        calendar_info,
     )
+
+
+def _clock(table: Table) -> str | None:
+    """ "UTC" when the dates stage converted stamps to UTC (offsets, epochs); None: as written."""
+    said = f"{table.details.get('timezone') or ''} {table.details.get('date_format') or ''}"
+    return "UTC" if "converted to UTC" in said or "(UTC)" in said else None
 
 
 def _timestamps(

@@ -126,7 +126,10 @@ def _clean_series(
     opts: LoadOptions,
     report: Report,
 ) -> Series | None:
-    """Order, dedupe, trim, fill and check one series; None when it has no values at all."""
+    """Order, dedupe, trim, fill and check one series; None when it has no values at all.
+
+    The rows filled are kept in the report (`holes`) for the sessions stage: a row without a
+    value on a day the exchange is closed is a holiday, not a missing value."""
     dated = isinstance(part.index, pd.DatetimeIndex)
     features = roles.features
     target = roles.targets[0] if len(roles.targets) == 1 else key
@@ -136,7 +139,9 @@ def _clean_series(
     part = _trim(part, who, target, report)
     if part.empty:
         return None
+    holes = part.index[part["value"].isna().to_numpy()] if dated else None
     part, filled = _fill(part, who, target, opts, report)
+    said = report.warnings[-1] if filled else None
     check_values(part, who, target, "value", opts.transform == "log-return", report.name)
     if opts.transform == "auto":
         stray_signs(part, who, target, report.name)
@@ -149,7 +154,13 @@ def _clean_series(
     report.warnings.extend(spike_warnings(part, who, target))
     if dated:
         report.warnings.extend(split_warnings(part, who, target, helpers))
-    report.per_series[key] = {"filled": filled, "gaps": [], "who": who}
+    report.per_series[key] = {
+        "filled": filled,
+        "gaps": [],
+        "who": who,
+        "holes": holes,
+        "fill_warning": said,
+    }
     values = part["value"].to_numpy(dtype="float64")
     feats = part[features].to_numpy(dtype="float64") if features else np.zeros((len(part), 0))
     if dated:
