@@ -299,7 +299,7 @@ hidden = {choices = [4, 8]}
 layers = 1
 chunk = 8
 batch_size = 16
-calendar = false
+date_features = false
 """
 # Tiny networks, one epoch, two folds of 30 origins, 40 untouched origins.
 TUNE_ARGS = (
