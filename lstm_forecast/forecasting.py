@@ -70,6 +70,7 @@ def forecast(
     engine_name: str = "auto",
     recalibrate: bool = False,
     notify: Callable[[str], None] | None = None,
+    with_origin: bool = False,
 ) -> pd.DataFrame:
     """One row per series, origin and horizon step: quantiles in the target's own units.
 
@@ -78,7 +79,8 @@ def forecast(
     holds is dated by its row. Dates past the data's end are sessions of the dataset's
     calendar (`future_index`); what they rest on is said through `notify`. `recalibrate`
     adapts the intervals online from the origins after the training cutoff (see
-    `quantile_forecasts`).
+    `quantile_forecasts`). With `since` or `with_origin`, each row also has its `origin` and
+    `actual` (NaN past the data).
     """
     lookback = card.config.lookback
     ids = card.series_ids()
@@ -113,7 +115,9 @@ def forecast(
         )
         if future.note and future.note not in notes:
             notes.append(future.note)
-        frames.append(_frame(name, s, origins, q, card, future.index, since is not None))
+        frames.append(
+            _frame(name, s, origins, q, card, future.index, since is not None or with_origin)
+        )
     for note in notes if notify else ():
         notify(f"note: {note}")
     return pd.concat(frames, ignore_index=True)

@@ -4,7 +4,8 @@
 command line, turns a --config file into the commands' defaults, runs the command, maps every
 outcome to an exit code and a one-line message on stderr, and writes the run record
 (--log-file, --json-log) with the figures the command returned. It knows nothing about what the
-commands do. Importing it costs no more than typer itself.
+commands do. Importing it costs no more than typer itself. Whatever it shows or stores of the
+command line or of an error has every database URL's password hidden (`db_url.redact`).
 """
 
 from __future__ import annotations
@@ -154,6 +155,13 @@ def _option_names(app: typer.Typer) -> dict[str, dict[str, str]]:
     return names
 
 
+def redact(text: str) -> str:
+    """`db_url.redact`, imported only when there is something to show or store."""
+    from lstm_forecast.db_url import redact as hide
+
+    return hide(text)
+
+
 def _write_log(
     flags: dict,
     argv: list[str],
@@ -168,7 +176,7 @@ def _write_log(
 
     record = {
         "command": argv[0] if argv else None,
-        "argv": argv,
+        "argv": [redact(arg) for arg in argv],
         "start": timestamp(started),
         "end": timestamp(time.time()),
         "seconds": round(time.time() - started, 3),
@@ -231,6 +239,7 @@ def run(app: typer.Typer, renamed: dict[str, str] | None = None) -> NoReturn:
         code, error = exc.exit_code, f"error: {exc}"
     except Exception as exc:
         code, error = _unexpected(exc, flags["debug"])
+    error = redact(error) if error else error
     if error and code != 2:  # the option parser has already shown its usage error
         say(f"lstm-forecast: {error}")
     if flags["json_log"] or flags["log_file"]:
@@ -241,12 +250,18 @@ def run(app: typer.Typer, renamed: dict[str, str] | None = None) -> NoReturn:
 def _unexpected(exc: Exception, debug: bool) -> tuple[int, str]:
     """The exit code and message of an exception outside the ForecastError family."""
     if hasattr(exc, "show") and isinstance(getattr(exc, "exit_code", None), int):
-        exc.show()  # a usage error from the option parser (exit 2)
+        import contextlib
+        import io
+
+        shown = io.StringIO()  # a usage error from the option parser (exit 2), which may quote
+        with contextlib.redirect_stderr(shown):  # an argument holding a URL
+            exc.show()
+        print(redact(shown.getvalue()), end="", file=sys.stderr, flush=True)
         return exc.exit_code, str(exc)
     if debug:
         import traceback
 
-        traceback.print_exc()
+        print(redact(traceback.format_exc()), end="", file=sys.stderr, flush=True)
     error = f"internal error: {type(exc).__name__}: {exc}"
     return EXIT_INTERNAL, error + ("" if debug else " (run with --debug for the traceback)")
 

@@ -221,6 +221,11 @@ def _inspection(console: Console, found: dict) -> None:
     shown = (
         "source",
         "format",
+        "database",
+        "table",
+        "query",
+        "rows",
+        "columns",
         "compression",
         "encoding",
         "delimiter",
@@ -238,7 +243,11 @@ def _inspection(console: Console, found: dict) -> None:
         value = found.get(key)
         if key in ("delimiter", "decimal") and value is not None:
             value = repr(value)
-        if value not in (None, [], "") or key in ("compression", "date_column", "frequency"):
+        if isinstance(value, list):
+            value = ", ".join(map(str, value))
+        if value not in (None, [], "") or (
+            key in found and key in ("compression", "date_column", "frequency")
+        ):
             console.print(f"{key:13} {value}")
     for line in calendar_lines(found.get("calendar")):
         console.print(line)

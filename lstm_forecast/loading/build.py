@@ -27,6 +27,8 @@ def build(table: Table, opts: LoadOptions) -> Dataset:
     index, date_label = _timestamps(table, roles, opts)
     helpers = helper_columns(roles.numeric, roles.targets)
     raw_series = split_series(table.frame, roles, helpers, index, table.lines, name)
+    if roles.series:  # by name: the rows' order (a file's, a table's) never changes the model
+        raw_series.sort(key=lambda item: item[0])
     raw_series = select_series(raw_series, opts.series, name)
     report = Report(name, table.notes, table.warnings, {})
     cleaned = clean_all(raw_series, roles, helpers, opts, report)

@@ -62,8 +62,9 @@ def split_series(
     if (keys == "").any():
         line = lines[int(np.flatnonzero(keys == "")[0])]
         raise DataError(f"{name}: line {line}: empty name in series column '{series_col}'")
-    values = numeric[targets[0]].to_numpy()
-    return [(str(k), base[keys == k].assign(value=values[keys == k])) for k in pd.unique(keys)]
+    base["value"] = numeric[targets[0]].to_numpy()
+    rows = pd.Series(keys).groupby(keys, sort=False).indices  # one pass, not one per series
+    return [(str(k), base.iloc[at]) for k, at in rows.items()]
 
 
 def select_series(raw_series: list, wanted: list[str] | None, name: str) -> list:
