@@ -294,12 +294,13 @@ def calendar_lines(cal: dict | None) -> list[str]:
             f"{'sessions':13} {span['from']} to {span['to']} "
             f"(exchange_calendars {span['exchange_calendars']})"
         )
-    for key, label in (("holidays_with_rows", "rows on closed days"), ("missing_sessions", "")):
+    labels = {"holidays_with_rows": "rows on closed days", "missing_sessions": "missing sessions"}
+    for key, label in labels.items():
         if key in cal:
             found = cal[key]
             more = ", ..." if found["count"] > len(found["dates"]) else ""
             dates = f": {', '.join(found['dates'])}{more}" if found["dates"] else ""
-            lines.append(f"{'':13} {label or key.replace('_', ' ')} {found['count']}{dates}")
+            lines.append(f"{'':13} {label} {found['count']}{dates}")
     if "clock" in cal:
         lines.append(f"{'clock':13} {cal['clock']}")
     return lines

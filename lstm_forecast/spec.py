@@ -19,14 +19,17 @@ themselves as `calendar.*` tensors) and names the day-of-week and month inputs
 from __future__ import annotations
 
 from dataclasses import MISSING, asdict, dataclass, field, fields, replace
-
-import numpy as np
+from typing import TYPE_CHECKING
 
 from lstm_forecast import __version__
-from lstm_forecast.calendars import Calendar, is_intraday
 from lstm_forecast.calibration import Calibration
 from lstm_forecast.errors import ConfigError, ModelFileError
 from lstm_forecast.settings import TrainConfig, renamed
+
+if TYPE_CHECKING:
+    import numpy as np
+
+    from lstm_forecast.calendars import Calendar
 
 FORMAT_VERSION = 3
 READABLE_VERSIONS = (1, 2, 3)
@@ -168,6 +171,8 @@ class ModelCard:
     def _calendar_parts(self) -> tuple[dict | None, dict[str, np.ndarray]]:
         if self.calendar is None:
             return None, {}
+        from lstm_forecast.calendars import is_intraday
+
         return self.calendar.to_arrays(hours=is_intraday(self.frequency))
 
     @classmethod
@@ -189,6 +194,8 @@ class ModelCard:
         if version < 3 and isinstance(data.get("config"), dict):
             data["config"] = renamed(data["config"])
         if data.get("calendar") is not None:
+            from lstm_forecast.calendars import Calendar
+
             parts = {
                 k.removeprefix(CALENDAR_TENSORS): v
                 for k, v in (tensors or {}).items()

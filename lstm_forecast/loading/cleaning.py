@@ -139,7 +139,7 @@ def _clean_series(
     part = _trim(part, who, target, report)
     if part.empty:
         return None
-    holes = part.index[part["value"].isna().to_numpy()] if dated else None
+    empty = part.index[part["value"].isna().to_numpy()] if dated else None
     part, filled = _fill(part, who, target, opts, report)
     said = report.warnings[-1] if filled else None
     check_values(part, who, target, "value", opts.transform == "log-return", report.name)
@@ -158,7 +158,7 @@ def _clean_series(
         "filled": filled,
         "gaps": [],
         "who": who,
-        "holes": holes,
+        "holes": empty,
         "fill_warning": said,
     }
     values = part["value"].to_numpy(dtype="float64")

@@ -79,8 +79,9 @@ def describe(
     report: Report,
 ) -> dict:
     """`choose`'s account with the evidence of an exchange's sessions over the longest series:
-    rows on closed days, sessions without a row, the span known and, intraday, the clock."""
-    if cal is None or cal.sessions is None:
+    rows on closed days, sessions without a row, the span known and, intraday, the clock. A
+    model's calendar (predict) needs none: nothing was chosen."""
+    if cal is None or cal.sessions is None or info["chosen"] == "model":
         return info
     longest = max(series, key=len).index
     info = {**info, **_evidence(cal, longest, clock), "sessions": _span(cal)}
