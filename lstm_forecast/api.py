@@ -31,9 +31,14 @@ from lstm_forecast.spec import ModelCard
 
 if TYPE_CHECKING:
     from lstm_forecast.backtest import BacktestConfig, BacktestResult
+    from lstm_forecast.sql_source import Source
     from lstm_forecast.training import TrainResult
     from lstm_forecast.tune_outcome import TuneResult
     from lstm_forecast.tuning import TunePlan
+
+    # What the functions read: a file path ('-' for stdin; a Parquet file or dataset folder
+    # too), a database table or query (`sql_source.Source`), or a Dataset loaded already.
+    Data = str | Path | Dataset | Source
 
 __all__ = [
     "LoadOptions",
@@ -48,8 +53,8 @@ __all__ = [
 ]
 
 
-def load_data(data: str | Path, options: LoadOptions | None = None) -> Dataset:
-    """Load a data file the way every command does."""
+def load_data(data: str | Path | Source, options: LoadOptions | None = None) -> Dataset:
+    """Load a data file, dataset folder or database table the way every command does."""
     return load(data, options)
 
 
@@ -65,7 +70,7 @@ def _train_options(options: LoadOptions | None, config: TrainConfig) -> LoadOpti
 
 
 def train(
-    data: str | Path | Dataset,
+    data: Data,
     model_path: str | Path,
     config: TrainConfig | None = None,
     options: LoadOptions | None = None,
@@ -122,7 +127,7 @@ def train(
 
 
 def update(
-    data: str | Path,
+    data: str | Path | Source,
     model_path: str | Path,
     *,
     epochs: int = 5,
@@ -145,7 +150,8 @@ def update(
 
     with artifacts.model_lock(model_path, wait):  # read the model only once it is ours
         card, weights = artifacts.load_model(model_path)
-        dataset = load(data, _predict_options(options, card))
+        # the model's calendar, computed afresh to reach past the new data
+        dataset = load(data, replace(_predict_options(options, card), calendar=None))
         _warn(notify, dataset.warnings)
         forecasting.check_compatible(card, dataset)
         _require_new_rows(card, dataset)
@@ -199,7 +205,7 @@ def _score(result: TrainResult, dataset: Dataset, interval_baselines: bool = Fal
 def _store(
     result: TrainResult,
     dataset: Dataset,
-    data: str | Path | Dataset,
+    data: Data,
     model_path: str | Path,
     keep_better: bool,
     notify: Callable[[str], None] | None,
@@ -213,12 +219,17 @@ def _store(
                 f"left out of the model"
             )
     card.created = timestamp(time.time())
-    path = data.source if isinstance(data, Dataset) else str(data)
-    card.source = {"path": path, **dataset.details}
+    card.source = {"path": _shown(data, dataset), **dataset.details}
     if keep_better:
         card.kept = _keep_better(result, dataset, model_path, notify)
     if card.kept in (None, "new"):
         artifacts.save_model(model_path, result.weights, card)
+
+
+def _shown(data: Data, dataset: Dataset) -> str:
+    """How models and reports name the data: the path given, else the source's name (a
+    database URL with its password hidden)."""
+    return str(data) if isinstance(data, str | Path) else dataset.source
 
 
 def _require_new_rows(card: ModelCard, dataset: Dataset) -> None:
@@ -277,7 +288,7 @@ def _keep_better(
 
 
 def predict(
-    data: str | Path | Dataset,
+    data: Data,
     model_path: str | Path,
     *,
     since: str | None = None,
@@ -286,17 +297,26 @@ def predict(
     engine: str = "auto",
     notify: Callable[[str], None] | None = None,
     recalibrate: bool = False,
+    identify: bool = False,
 ) -> pd.DataFrame:
     """Forecast the horizon after the data's last row (or from every origin since `since`).
 
+    `series` selects series (only their rows are read from a Parquet dataset or a database).
     `recalibrate` adapts the intervals online to the misses of the origins after the model's
-    training cutoff (`forecasting.quantile_forecasts`); the median stays the model's."""
-    card, weights = artifacts.load_model(model_path)
-    dataset = data if isinstance(data, Dataset) else load(data, _predict_options(options, card))
+    training cutoff (`forecasting.quantile_forecasts`); the median stays the model's. With
+    `identify`, every row also says which model made it (`model`, a hash of the model file)
+    and from which origin (`origin`, the last row's timestamp for a plain forecast).
+    """
+    card, weights, model_id = artifacts.load_identified_model(model_path)
+    if isinstance(data, Dataset):
+        dataset = data
+    else:
+        opts = _predict_options(options, card)
+        dataset = load(data, replace(opts, series=series or opts.series))
     for warning in forecasting.check_compatible(card, dataset):
         if notify:
             notify(f"warning: {warning}")
-    return forecasting.forecast(
+    frame = forecasting.forecast(
         card,
         weights,
         dataset,
@@ -304,23 +324,49 @@ def predict(
         series=series,
         engine_name=engine,
         recalibrate=recalibrate,
+        notify=notify,
+        with_origin=identify,
     )
+    if identify:
+        frame.insert(0, "model", model_id)
+    return frame
 
 
 def _predict_options(options: LoadOptions | None, card: ModelCard) -> LoadOptions:
-    """The caller's options (left unchanged) with what the model needs of the data."""
+    """The caller's options (left unchanged) with what the model needs of the data: its
+    trading calendar too (a model from before calendars were stored finds one in the data)."""
     opts = options or LoadOptions()
+    exchange, calendar = opts.exchange, None
+    if card.exchange is not None:
+        _check_exchange(opts.exchange, card.exchange)
+        exchange, calendar = card.exchange, card.calendar
     return replace(
         opts,
         target=card.target if opts.target is None else opts.target,
         features=card.feature_names,
         min_rows=1,
         transform=card.transform,
+        exchange=exchange,
+        calendar=calendar,
     )
 
 
-def inspect(data: str | Path, options: LoadOptions | None = None) -> dict:
-    """What the loader found in a file, as a JSON-ready dict.
+def _check_exchange(given: str, model: str) -> None:
+    """A --exchange other than `auto` must name the model's calendar (aliases allowed)."""
+    if given.strip().lower() in ("auto", model.lower()):
+        return
+    from lstm_forecast.calendars import check_code
+
+    if check_code(given) != model:
+        raise ConfigError(
+            f"--exchange {given} differs from the model's calendar {model}: a model forecasts "
+            f"on the calendar it was trained with (leave --exchange out, or train with "
+            f"--exchange {given})"
+        )
+
+
+def inspect(data: str | Path | Source, options: LoadOptions | None = None) -> dict:
+    """What the loader found in a file, dataset folder or database table, as a JSON-ready dict.
 
     Series `start`/`end` are ISO 8601: dates (YYYY-MM-DD) when every timestamp is a midnight,
     timestamps otherwise; row numbers for a plain sequence. `first`/`last` are target values
@@ -345,6 +391,7 @@ def inspect(data: str | Path, options: LoadOptions | None = None) -> dict:
         "target": ds.target,
         "date_column": ds.date_column,
         "frequency": ds.frequency,
+        "calendar": ds.calendar_info,
         "features": ds.feature_names,
         "series": [
             {
@@ -379,6 +426,7 @@ def info(model_path: str | Path) -> dict:
         "target": card.target,
         "transform": card.transform,
         "frequency": card.frequency,
+        "calendar": _calendar_info(card),
         "features": card.feature_names,
         "series": [
             {k: s[k] for k in ("name", "rows", "n_train", "first", "last")}
@@ -392,8 +440,19 @@ def info(model_path: str | Path) -> dict:
     }
 
 
+def _calendar_info(card: ModelCard) -> dict | None:
+    """The model's trading calendar for `info`: its code and the span of sessions stored."""
+    if card.exchange is None:
+        return None
+    cal = card.calendar
+    if cal is None or cal.sessions is None:
+        return {"code": card.exchange, "sessions": None}
+    span = {"from": str(cal.start), "to": str(cal.end), "exchange_calendars": cal.version}
+    return {"code": card.exchange, "sessions": span, "hours": cal.hours is not None}
+
+
 def backtest(
-    data: str | Path | Dataset,
+    data: Data,
     config: TrainConfig | None = None,
     plan: BacktestConfig | None = None,
     options: LoadOptions | None = None,
@@ -407,7 +466,8 @@ def backtest(
     """Walk-forward evaluation against baselines (nothing is written).
 
     `plan` says how origins fall into folds; write the report with
-    `report.write(folder, result.metrics, result.forecasts)`.
+    `report.write(folder, result.metrics, result.forecasts)`. `settings.run` in the metrics
+    identifies the run: a hash of the data and of every setting that shapes the results.
     """
     from lstm_forecast.backtest import BacktestConfig, walk_forward
 
@@ -423,12 +483,23 @@ def backtest(
         jobs=jobs,
         progress=progress,
     )
-    result.metrics["settings"].update(
-        data=str(data if not isinstance(data, Dataset) else data.source),
-        load=asdict(opts),
-        command=command,
-    )
+    settings = result.metrics["settings"]
+    settings.update(data=_shown(data, dataset), load=asdict(opts), command=command)
+    settings["run"] = run_identity(dataset, settings)
     return result
+
+
+def run_identity(dataset: Dataset, settings: dict) -> str:
+    """A backtest run's identity: a hash of its data and of the settings shaping its results
+    (rerunning the same job gives the same identity; any other data or setting another)."""
+    import hashlib
+    import json
+
+    from lstm_forecast.training import data_hash
+
+    shaping = {k: settings.get(k) for k in ("train", "backtest", "season", "load")}
+    text = json.dumps({"data": data_hash(dataset), **shaping}, sort_keys=True, default=str)
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
 def tune(

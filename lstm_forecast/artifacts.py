@@ -9,6 +9,7 @@ a crash or a kill leaves either the old file or the new one, never half of one.
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import json
 import os
 import tempfile
@@ -21,7 +22,7 @@ from safetensors.numpy import load as st_load
 from safetensors.numpy import save as st_save
 
 from lstm_forecast.errors import BusyError, ModelFileError
-from lstm_forecast.spec import ModelCard
+from lstm_forecast.spec import CALENDAR_TENSORS, ModelCard
 
 FORMAT = "lstm-forecast/model"
 CHECKPOINT_FORMAT = "lstm-forecast/checkpoint"
@@ -82,25 +83,33 @@ def _mode_for(path: Path) -> int:
 
 
 def save_model(path: str | Path, weights: dict[str, np.ndarray], card: ModelCard) -> None:
-    """Write a model file atomically."""
+    """Write a model file atomically: float32 weights, and the card's calendar tensors."""
     header = {"format": FORMAT, **card.to_header()}
-    blob = st_save(
-        {k: np.ascontiguousarray(v, dtype="float32") for k, v in weights.items()},
-        metadata={"lstm_forecast": json.dumps(header)},
-    )
+    tensors = {k: np.ascontiguousarray(v, dtype="float32") for k, v in weights.items()}
+    tensors |= {k: np.ascontiguousarray(v) for k, v in card.tensors().items()}
+    blob = st_save(tensors, metadata={"lstm_forecast": json.dumps(header)})
     atomic_write(path, blob)
 
 
 def load_model(path: str | Path) -> tuple[ModelCard, dict[str, np.ndarray]]:
     """Read a model file -> (card, weights), refusing anything that is not one of ours, of a
-    format version this lstm-forecast cannot read, or whose weights do not fit its network."""
-    header, weights = _read(path, FORMAT, "model")
-    card = ModelCard.from_header(header, str(path))
+    format version this lstm-forecast cannot read, or whose weights do not fit its network.
+    The calendar's tensors go to the card, never among the weights."""
+    card, weights, _ = load_identified_model(path)
+    return card, weights
+
+
+def load_identified_model(path: str | Path) -> tuple[ModelCard, dict[str, np.ndarray], str]:
+    """`load_model`, and the model's identity: a hash of the very bytes read (a model that
+    `train` replaces meanwhile cannot lend the forecasts another model's identity)."""
+    header, tensors, blob = _read(path, FORMAT, "model")
+    weights = {k: v for k, v in tensors.items() if not k.startswith(CALENDAR_TENSORS)}
+    card = ModelCard.from_header(header, str(path), tensors)
     expected = card.network.weight_shapes()
     got = {k: tuple(v.shape) for k, v in weights.items()}
     if got != expected:
         raise ModelFileError(f"{path}: damaged model file (its weights do not fit its network)")
-    return card, weights
+    return card, weights, hashlib.sha256(blob).hexdigest()[:16]
 
 
 def checkpoint_path(model_path: str | Path) -> Path:
@@ -118,7 +127,7 @@ def save_checkpoint(path: str | Path, tensors: dict[str, np.ndarray], state: dic
 
 
 def load_checkpoint(path: str | Path) -> tuple[dict, dict[str, np.ndarray]]:
-    state, tensors = _read(path, CHECKPOINT_FORMAT, "checkpoint")
+    state, tensors, _ = _read(path, CHECKPOINT_FORMAT, "checkpoint")
     if state.get("format_version") != CHECKPOINT_VERSION:
         raise ModelFileError(
             f"{path}: checkpoint format version {state.get('format_version')} is not "
@@ -127,8 +136,9 @@ def load_checkpoint(path: str | Path) -> tuple[dict, dict[str, np.ndarray]]:
     return state, tensors
 
 
-def _read(path: str | Path, expected: str, what: str) -> tuple[dict, dict[str, np.ndarray]]:
-    """(header, tensors) of a safetensors file of ours of the `expected` format."""
+def _read(path: str | Path, expected: str, what: str) -> tuple[dict, dict[str, np.ndarray], bytes]:
+    """(header, tensors, the file's bytes) of a safetensors file of ours of the `expected`
+    format."""
     path = Path(path)
     try:
         with path.open("rb") as fh:
@@ -160,7 +170,7 @@ def _read(path: str | Path, expected: str, what: str) -> tuple[dict, dict[str, n
         tensors = st_load(blob)
     except (SafetensorError, ValueError) as exc:
         raise ModelFileError(f"{path}: damaged {what} file ({exc})") from None
-    return meta, tensors
+    return meta, tensors, blob
 
 
 @contextlib.contextmanager

@@ -1,9 +1,11 @@
-"""Which trading calendar a file's dates follow, for `--calendar auto`, with the evidence.
+"""Which trading calendar a file's dates follow, for `--exchange auto`, with the evidence.
 
 The weekdays a daily file skips are its exchange's holidays: each candidate exchange's closed
 days (from exchange_calendars' holiday rules) are compared with the data's missing weekdays day
 by day, and an exchange is named only when the match is clear. Weekend rows mean `daily`;
-anything unclear, or too short to tell, stays on `weekdays` and says why.
+anything unclear, or too short to tell, stays on `weekdays` and says why. Intraday bars tell
+more: `by_hours` names the exchange whose regular trading hours the bars fill, for files too
+short to skip enough holidays.
 """
 
 from __future__ import annotations
@@ -28,6 +30,9 @@ CANDIDATES = (
 MIN_EVIDENCE = 4  # an exchange is named only after the data skips this many of its holidays
 ODDS = 3  # ... and sides with it on ODDS times as many days as with any rival where they differ
 SCREEN_DAYS = 3 * 366  # `infer` first tries every candidate on the data's last three years
+# `by_hours`: shares of the bars inside an exchange's hours, of its bar slots filled, and of the
+# days whose first and last bars are its opening and closing ones
+INSIDE, FILLED, SPANNED = 0.95, 0.5, 0.5
 
 
 @dataclasses.dataclass(frozen=True)
@@ -76,6 +81,89 @@ def infer(index: Any) -> Inference:
         if found is not None:
             closed[code], names[code] = found
     return _decide(span, present, closed, names)
+
+
+def by_hours(index: Any, step: int, clock: str | None = None) -> Inference | None:
+    """The exchange whose regular trading hours intraday bars fill, or None when none clearly.
+
+    `step` is the bar interval (ns); naive stamps are read as each candidate's local time,
+    or as UTC with `clock="UTC"`. A candidate qualifies when INSIDE of the bars fall in its
+    hours (bars labelled by their start or by their end), they fill FILLED of its bar slots on
+    the data's days, on SPANNED of the days the first and last bars are its opening and closing
+    ones, and no row falls on one of its holidays; the first in CANDIDATES order of those
+    filling the most wins (New York before Toronto, Frankfurt before Paris: the same hours).
+    """
+    idx = pd.DatetimeIndex(index)
+    days = np.unique(idx.values.astype("datetime64[D]"))
+    if len(days) < 2 or np.isin(pd.DatetimeIndex(days).day_of_week, [5, 6]).any():
+        return None
+    span = np.arange(days[0], days[-1] + 1)
+    best: tuple[float, str, str] | None = None
+    for code in CANDIDATES:
+        found = _closed_days(code, span)
+        if found is None or np.isin(days, span[found[0]]).any():
+            continue
+        filled, hours = _fills(code, idx, step, clock, days[-1])
+        if filled is not None and (best is None or filled > best[0]):
+            best = (filled, code, hours)
+    if best is None:
+        return None
+    filled, code, hours = best
+    return Inference(
+        code,
+        f"{code}: the bars fill {filled:.0%} of its trading hours ({hours}) on the data's days "
+        f"and none falls on its holidays (too few holidays in the data to tell by them)",
+    )
+
+
+def _fills(
+    code: str, idx: pd.DatetimeIndex, step: int, clock: str | None, last: np.datetime64
+) -> tuple[float | None, str]:
+    """(share of the bar slots of `code`'s regular hours that hold a bar, or None when the bars
+    fall outside them, its hours as text)."""
+    cls = xcals().calendar_utils._default_calendar_factories[code]
+    rules = cls.__new__(cls)
+    opens, closes = _at(cls.open_times, last), _at(cls.close_times, last)
+    pause = getattr(rules, "break_start_times", None)
+    resume = getattr(rules, "break_end_times", None)
+    local = idx if clock is None else idx.tz_localize(clock).tz_convert(rules.tz).tz_localize(None)
+    local = local.as_unit("ns")
+    day = local.normalize().asi8
+    rel = local.asi8 - day - _ns(opens)
+    length = _ns(closes) - _ns(opens)
+    text = f"{opens:%H:%M}-{closes:%H:%M} {rules.tz}"
+    best = None
+    for closing in (False, True):
+        keep = (rel > 0) & (rel <= length) if closing else (rel >= 0) & (rel < length)
+        slots = np.arange(step if closing else 0, length + (1 if closing else 0), step)
+        if isinstance(pause, tuple) and isinstance(resume, tuple):
+            lo, hi = _ns(_at(pause, last)) - _ns(opens), _ns(_at(resume, last)) - _ns(opens)
+            keep &= ~_in_break(rel, lo, hi, closing)
+            slots = slots[~_in_break(slots, lo, hi, closing)]
+        keep &= rel % step == 0
+        if keep.mean() < INSIDE or not len(slots):
+            continue
+        filled = len(np.unique(local.asi8[keep])) / (len(np.unique(day)) * len(slots))
+        ends = pd.DataFrame({"day": day, "rel": rel}).groupby("day")["rel"].agg(["min", "max"])
+        spanned = ((ends["min"] == slots[0]) & (ends["max"] == slots[-1])).mean()
+        if filled >= FILLED and spanned >= SPANNED and (best is None or filled > best):
+            best = filled
+    return best, text
+
+
+def _in_break(rel: np.ndarray, lo: int, hi: int, closing: bool) -> np.ndarray:
+    """Bars (offsets from the open) in a lunch break, labelled by their start or their end."""
+    return (rel > lo) & (rel <= hi) if closing else (rel >= lo) & (rel < hi)
+
+
+def _at(entries: Any, last: np.datetime64) -> Any:
+    """The time of day of a calendar's hours rule in force on `last`."""
+    now = [t for since, t in entries if since is None or np.datetime64(since.date()) <= last]
+    return now[-1] if now else entries[0][1]
+
+
+def _ns(t: Any) -> int:
+    return ((t.hour * 60 + t.minute) * 60 + t.second) * 1_000_000_000
 
 
 def _screen(span: np.ndarray, present: np.ndarray) -> list[str]:

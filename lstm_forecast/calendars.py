@@ -190,7 +190,7 @@ class Calendar:
         if self.hours is None:
             local = idx.tz_convert(None) if idx.tz is not None else idx
             return np.unique(local.values.astype("datetime64[D]"))
-        stamps = _to_utc(idx, tz or self.tz)
+        stamps = to_utc(idx, tz or self.tz)
         k = np.searchsorted(self.hours[:, 0], stamps, side="right") - 1
         k = k[(k >= 0) & (stamps <= self.hours[np.maximum(k, 0), 3])]
         return np.unique(self.sessions[k])
@@ -204,7 +204,7 @@ class Calendar:
         return _OutOfRange(
             f"calendar {self.code}: {what} fall outside {self.start} to {self.end}, the sessions "
             f"exchange_calendars {self.version} gave; a newer exchange_calendars may know more, "
-            f"or use the calendar `weekdays`"
+            f"or use --exchange weekdays"
         )
 
 
@@ -231,8 +231,8 @@ def check_code(code: str) -> str:
     near = difflib.get_close_matches(word.upper(), names, n=3)
     hint = f" (did you mean {', '.join(near)}?)" if near else ""
     raise ConfigError(
-        f"unknown calendar '{code}'{hint}: use auto, weekdays, daily, none or an exchange's MIC "
-        f"such as XNYS, XNAS, XLON, XETR, XPAR, XTKS ({len(names)} codes known)"
+        f"--exchange: unknown calendar '{code}'{hint}: use auto, weekdays, daily, none or an "
+        f"exchange's MIC such as XNYS, XNAS, XLON, XETR, XPAR, XTKS ({len(names)} codes known)"
     )
 
 
@@ -254,7 +254,7 @@ def resolve(code: str, start: Any, end: Any) -> Calendar | None:
     if hi <= lo:
         raise DataError(
             f"calendar {code}: exchange_calendars {library_version()} knows no sessions of it "
-            f"from {_day(start)} to {_day(end)}; use the calendar `weekdays`"
+            f"from {_day(start)} to {_day(end)}; use --exchange weekdays"
         )
     with quietly():
         cal = lib.get_calendar(code, start=pd.Timestamp(lo), end=pd.Timestamp(hi))
@@ -281,7 +281,7 @@ def future_index(
     docstring). None when the calendar has no say: code `none`, a plain sequence, weekly or
     coarser data, intraday data on `weekdays` or `daily`; the data's own arithmetic applies.
     """
-    intraday = frequency is not None and re.fullmatch(r"\d*(min|h|s)", frequency) is not None
+    intraday = is_intraday(frequency)
     if code == "none" or (not intraday and frequency not in DAILY_FREQUENCIES):
         return None
     idx = pd.DatetimeIndex(index)
@@ -306,8 +306,26 @@ def future_index(
     return make(resolve(code, start, _day(idx[-1]) + np.timedelta64(2 * steps, "D")))
 
 
+def is_intraday(frequency: str | None) -> bool:
+    """Whether a pandas offset alias steps within a day (`5min`, `h`, `30s`)."""
+    return frequency is not None and re.fullmatch(r"\d*(min|h|s)", frequency) is not None
+
+
 def library_version() -> str | None:
-    """The installed exchange_calendars version (None when it is not installed), unimported."""
+    """The installed exchange_calendars version (None when it is not installed), unimported.
+
+    Read from the name of its `.dist-info` folder: importing importlib.metadata alone costs
+    about 40 ms, a tenth of a cold `predict`; importlib.metadata only where no such folder is.
+    """
+    from importlib.util import find_spec
+    from pathlib import Path
+
+    spec = find_spec("exchange_calendars")
+    if spec is None or spec.origin is None:
+        return None
+    found = list(Path(spec.origin).parent.parent.glob("exchange_calendars-*.dist-info"))
+    if len(found) == 1:
+        return found[0].name.removeprefix("exchange_calendars-").removesuffix(".dist-info")
     from importlib.metadata import PackageNotFoundError, version
 
     try:
@@ -323,7 +341,7 @@ def _bars(
     cal: Calendar, recent: pd.DatetimeIndex, frequency: str, steps: int, tz: str | None
 ) -> Future:
     zone = tz or cal.tz
-    stamps = _to_utc(recent, zone)
+    stamps = to_utc(recent, zone)
     step = int(pd.Timedelta(pd.tseries.frequencies.to_offset(frequency)).value)
     phase, closing, inside = cal.bar_layout(stamps, step)
     bars = cal.next_bars(int(stamps[-1]), steps, step, phase, closing)
@@ -368,7 +386,7 @@ def _within(bars: np.ndarray, lo: int, hi: int, closing: bool) -> np.ndarray:
     return (bars > lo) & (bars <= hi) if closing else (bars >= lo) & (bars < hi)
 
 
-def _to_utc(idx: pd.DatetimeIndex, zone: str | None) -> np.ndarray:
+def to_utc(idx: pd.DatetimeIndex, zone: str | None) -> np.ndarray:
     """Stamps as int64 UTC ns; naive ones are local times of `zone`."""
     if idx.tz is None:
         idx = idx.tz_localize(

@@ -24,6 +24,7 @@ from lstm_forecast.settings import TrainConfig
 
 if TYPE_CHECKING:
     from lstm_forecast.backtest import BacktestResult
+    from lstm_forecast.outputs import Output as OutputTarget
     from lstm_forecast.training import TrainResult
 
 R = TypeVar("R")
@@ -59,7 +60,58 @@ class Engine(StrEnum):
 
 
 # Options shared by every command that reads data.
-Data = Annotated[str, typer.Argument(help="CSV file to read ('-' for stdin).", show_default=False)]
+Data = Annotated[
+    str | None,
+    typer.Argument(
+        help="CSV or Parquet file, or folder of Parquet files ('-' for stdin); or a database "
+        "URL (postgresql://user@host/db, sqlite:///file.db, duckdb:///file.duckdb) with "
+        "--table or --query; omitted with --table or --query: LSTM_FORECAST_DATABASE_URL.",
+        show_default=False,
+    ),
+]
+Table = Annotated[
+    str | None,
+    typer.Option(
+        help="Read this table (or schema.table) of the database DATA.", show_default=False
+    ),
+]
+Query = Annotated[
+    str | None,
+    typer.Option(help="Read the rows of this SELECT (run read-only) from the database DATA."),
+]
+ConnectTimeout = Annotated[
+    float,
+    typer.Option(
+        "--connect-timeout",
+        help="Seconds to wait for a database server (then exit 75).",
+        min=0,
+    ),
+]
+Output = Annotated[
+    str | None,
+    typer.Option(
+        "--output",
+        "-o",
+        help="Write to this file (atomically; Parquet for a .parquet name) instead of stdout, "
+        "or into a table of this database URL.",
+        show_default=False,
+    ),
+]
+
+
+def _output_table(default: str) -> object:
+    """The --output-table option, naming its default (the option itself defaults to None)."""
+    return Annotated[
+        str | None,
+        typer.Option(
+            "--output-table",
+            help=f"Table (or schema.table) of the --output database (without --output: of "
+            f"LSTM_FORECAST_DATABASE_URL's) [default: {default}].",
+            show_default=False,
+        ),
+    ]
+
+
 Target = Annotated[
     str | None,
     typer.Option(
@@ -90,6 +142,16 @@ MaxGap = Annotated[
     int,
     typer.Option(
         "--max-gap", help="Forward-fill at most this many missing values in a row.", min=0
+    ),
+]
+Exchange = Annotated[
+    str,
+    typer.Option(
+        help="Trading calendar for forecast dates and gap checks: an exchange's ISO 10383 MIC "
+        "(XNYS, XNAS, XETR, XLON, XPAR, XWAR, XTKS, ...), weekdays, daily, none (the data's "
+        "own steps) or auto (the exchange whose holidays the data skips). predict and update "
+        "follow the model's.",
+        envvar="LSTM_FORECAST_EXCHANGE",
     ),
 ]
 ModelPath = Annotated[Path, typer.Option("--model", "-m", help="Model file.", show_default=False)]
@@ -128,10 +190,15 @@ Threads = Annotated[
 ]
 
 
+# Options that were renamed: the old name is a usage error saying what to use instead.
+RENAMED = {
+    "calendar": "--calendar was renamed to --date-features; for trading calendars use --exchange"
+}
+
 # Options of every command that trains: one per TrainConfig field, with its default.
 TRAIN_OPTIONS: dict[str, tuple[type, str]] = {
     "features": (str | None, "Comma-separated covariate columns, e.g. Open,High,Low,Volume."),
-    "calendar": (bool, "Add day-of-week and month inputs."),
+    "date_features": (bool, "Add day-of-week and month inputs."),
     "lookback": (int, "Rows of history per window."),
     "horizon": (int, "Steps ahead to forecast."),
     "hidden": (int, "LSTM units per layer."),
@@ -178,9 +245,14 @@ LOAD_PARAMETERS = _parameters(
         "dayfirst": (DayFirst, None),
         "series_col": (SeriesCol, None),
         "max_gap": (MaxGap, 5),
+        "exchange": (Exchange, "auto"),
     }
 )
 TRAIN_PARAMETERS = _parameters(_train_defaults())
+# Options of every command that reads data, for a database DATA.
+SOURCE_PARAMETERS = _parameters(
+    {"table": (Table, None), "query": (Query, None), "connect_timeout": (ConnectTimeout, 10.0)}
+)
 
 
 def with_options(*groups: list[Parameter]):
@@ -214,8 +286,40 @@ def _load_options(opts: dict, series: str | None = None):
     from lstm_forecast.loading import LoadOptions
     from lstm_forecast.settings import parse_list
 
-    fields = ("target", "date_col", "date_format", "dayfirst", "series_col", "max_gap")
+    fields = ("target", "date_col", "date_format", "dayfirst", "series_col", "max_gap", "exchange")
     return LoadOptions(**{k: opts[k] for k in fields}, series=parse_list(series) or None)
+
+
+def _data(data: str | None, opts: dict, wait: float = 0.0):
+    """DATA as the api reads it: a path, or a database table or query (--table, --query)."""
+    table, query = opts["table"], opts["query"]
+    if data is not None and "://" not in data and table is None and query is None:
+        return data  # a file: nothing more to import
+    from lstm_forecast.db_url import is_url
+
+    if data is not None and not is_url(data):
+        if table is not None or query is not None:
+            from lstm_forecast.errors import ConfigError
+
+            raise ConfigError(f"--table and --query read a database: {data} is not a database URL")
+        return data
+    if data is None and table is None and query is None:
+        import click
+
+        raise click.UsageError("Missing argument 'DATA'.", ctx=click.get_current_context())
+    from lstm_forecast.db_url import Database, database_url
+    from lstm_forecast.sql_source import Source
+
+    return Source(Database(database_url(data), opts["connect_timeout"], wait), table, query)
+
+
+def _output(output: str | None, table: str | None, default: str, opts: dict, wait: float, **kw):
+    """Where --output and --output-table send the rows (checked before any work)."""
+    from lstm_forecast import outputs
+
+    return outputs.output_for(
+        output, table, default, connect_timeout=opts["connect_timeout"], wait=wait, **kw
+    )
 
 
 def _version(value: bool) -> None:
@@ -260,10 +364,10 @@ def _root(
 @app.command(
     epilog="Example: lstm-forecast train prices.csv --target Close --model aapl.lstm --epochs 20"
 )
-@with_options(LOAD_PARAMETERS, TRAIN_PARAMETERS)
+@with_options(LOAD_PARAMETERS, SOURCE_PARAMETERS, TRAIN_PARAMETERS)
 def train(
-    data: Data,
     model: ModelPath,
+    data: Data = None,
     series: SeriesSel = None,
     device: DeviceOpt = Device.auto,
     threads: Threads = None,
@@ -287,7 +391,7 @@ def train(
     print_config: PrintConfig = False,
     **opts: object,
 ) -> dict | None:
-    """Train an LSTM on a CSV and write the model file (atomically)."""
+    """Train an LSTM on a CSV, Parquet or database table and write the model file (atomically)."""
     if print_config:
         _print_config({**locals(), **opts})
         return None
@@ -299,10 +403,11 @@ def train(
     from lstm_forecast import api
 
     config, options = _train_config(opts), _load_options(opts, series)
+    source = _data(data, opts, wait)
     return _fit_run(
         "epoch",
         lambda progress: api.train(
-            data,
+            source,
             model,
             config,
             options,
@@ -321,10 +426,10 @@ def train(
 
 
 @app.command(epilog="Example (weekly cron): lstm-forecast update prices.csv --model aapl.lstm")
-@with_options(LOAD_PARAMETERS)
+@with_options(LOAD_PARAMETERS, SOURCE_PARAMETERS)
 def update(
-    data: Data,
     model: ModelPath,
+    data: Data = None,
     epochs: Annotated[int, typer.Option(help="Epochs of fine-tuning.")] = 5,
     lr_scale: Annotated[
         float, typer.Option(help="Learning rate as a fraction of the original one.")
@@ -343,11 +448,11 @@ def update(
         return None
     from lstm_forecast import api
 
-    options = _load_options(opts)
+    options, source = _load_options(opts), _data(data, opts, wait)
     return _fit_run(
         "epoch",
         lambda progress: api.update(
-            data,
+            source,
             model,
             epochs=epochs,
             lr_scale=lr_scale,
@@ -376,14 +481,12 @@ def info(
 
 
 @app.command(epilog="Example: lstm-forecast predict prices.csv --model aapl.lstm > forecast.csv")
-@with_options(LOAD_PARAMETERS)
+@with_options(LOAD_PARAMETERS, SOURCE_PARAMETERS)
 def predict(
-    data: Data,
     model: ModelPath,
-    output: Annotated[
-        Path | None,
-        typer.Option("--output", "-o", help="Write to this file (atomically) instead of stdout."),
-    ] = None,
+    data: Data = None,
+    output: Output = None,
+    output_table: _output_table("forecasts") = None,
     fmt: Annotated[Format, typer.Option("--format", help="Output format.")] = Format.csv,
     since: Annotated[
         str | None,
@@ -400,6 +503,10 @@ def predict(
         ),
     ] = Engine.auto,
     recalibrate: Recalibrate = RECALIBRATE,
+    wait: Annotated[
+        float,
+        typer.Option(help="Seconds to wait for another writer of a DuckDB or SQLite file.", min=0),
+    ] = 0.0,
     quiet: Quiet = False,
     **opts: object,
 ) -> None:
@@ -407,37 +514,43 @@ def predict(
     from lstm_forecast import api, render
     from lstm_forecast.settings import parse_list
 
-    if output is not None:
-        from lstm_forecast.artifacts import check_writable
-
-        check_writable(output)
-    options = _load_options(opts)
+    out = None
+    if output is not None or output_table is not None:
+        out = _output(output, output_table, "forecasts", opts, wait)
     frame = api.predict(
-        data,
+        _data(data, opts, wait),
         model,
         since=since,
         series=parse_list(series) or None,
-        options=options,
+        options=_load_options(opts),
         engine=engine.value,
         notify=None if quiet else say,
         recalibrate=recalibrate,
+        identify=out is not None and out.db is not None,
     )
-    render.write_table(frame, output, fmt.value)
+    if out is None:
+        render.write_table(frame, None, fmt.value)
+        return
+    from lstm_forecast import outputs
+
+    rows = outputs.write_forecasts(frame, out, fmt.value)
+    if out.db is not None and not quiet:
+        say(f"wrote {rows} forecast rows to {out}")
 
 
 @app.command(epilog="Example: lstm-forecast inspect prices.csv --json")
-@with_options(LOAD_PARAMETERS)
+@with_options(LOAD_PARAMETERS, SOURCE_PARAMETERS)
 def inspect(
-    data: Data,
+    data: Data = None,
     as_json: Annotated[bool, typer.Option("--json", help="One JSON object on stdout.")] = False,
     series: SeriesSel = None,
     **opts: object,
 ) -> None:
-    """Show what the loader finds in a file: format, columns, series, frequency, repairs."""
+    """Show what the loader finds in a file or table: format, columns, series, repairs."""
     from lstm_forecast import api, render
 
     options = _load_options(opts, series)
-    found = api.inspect(data, options)
+    found = api.inspect(_data(data, opts), options)
     render.print_inspection(found, as_json)
 
 
@@ -449,12 +562,20 @@ class Window(StrEnum):
 @app.command(
     epilog="Example: lstm-forecast backtest prices.csv --folds 5 --step 50 --horizon 5 --report bt/"
 )
-@with_options(LOAD_PARAMETERS, TRAIN_PARAMETERS)
+@with_options(LOAD_PARAMETERS, SOURCE_PARAMETERS, TRAIN_PARAMETERS)
 def backtest(
-    data: Data,
     report: Annotated[
         Path, typer.Option(help="Folder for metrics, forecasts and the report.", show_default=False)
     ],
+    data: Data = None,
+    output: Annotated[
+        str | None,
+        typer.Option(
+            help="Also write the forecasts and metrics into tables of this database URL.",
+            show_default=False,
+        ),
+    ] = None,
+    output_table: _output_table("backtest") = None,
     folds: Annotated[int, typer.Option(help="Consecutive folds of origins.")] = 5,
     step: Annotated[int, typer.Option(help="Origins per fold.")] = 50,
     window: Annotated[
@@ -472,6 +593,10 @@ def backtest(
     series: SeriesSel = None,
     device: DeviceOpt = Device.auto,
     threads: Threads = None,
+    wait: Annotated[
+        float,
+        typer.Option(help="Seconds to wait for another writer of a DuckDB or SQLite file.", min=0),
+    ] = 0.0,
     quiet: Quiet = False,
     print_config: PrintConfig = False,
     **opts: object,
@@ -484,14 +609,17 @@ def backtest(
 
     from lstm_forecast import api
     from lstm_forecast.backtest import BacktestConfig
+    from lstm_forecast.db_url import redact
 
     config = _train_config(opts)
     plan = BacktestConfig(folds, step, window.value, train_size, refit_every, season, recalibrate)
     options = _load_options(opts, series)
+    out = _output(output, output_table, "backtest", opts, wait, files=False)
+    source = _data(data, opts, wait)
     return _fit_run(
         "backtest fits",
         lambda progress: api.backtest(
-            data,
+            source,
             config,
             plan,
             options,
@@ -499,9 +627,9 @@ def backtest(
             threads=threads,
             jobs=jobs,
             progress=progress,
-            command=shlex.join(["lstm-forecast", *sys.argv[1:]]),
+            command=redact(shlex.join(["lstm-forecast", *sys.argv[1:]])),
         ),
-        lambda result: _reported(result, report, quiet),
+        lambda result: _reported(result, report, quiet, out),
         quiet,
     )
 
@@ -625,11 +753,17 @@ def _trained(result: TrainResult, model: Path, quiet: bool) -> dict:
     return result.record
 
 
-def _reported(result: BacktestResult, folder: Path, quiet: bool) -> None:
-    """After backtest: the report folder, and its headline table and verdict on stderr."""
-    from lstm_forecast import report
+def _reported(result: BacktestResult, folder: Path, quiet: bool, out: OutputTarget) -> None:
+    """After backtest: the report folder (forecasts.parquet too), the database tables asked
+    for, and the headline table and verdict on stderr."""
+    from lstm_forecast import outputs, report
 
     report.write(folder, result.metrics, result.forecasts)
+    outputs.write_parquet_beside(folder, result.forecasts)
+    if out.db is not None:
+        rows = outputs.write_backtest(result, out)
+        if not quiet:
+            say(f"wrote {rows} backtest rows to {out} and {out.table}{outputs.METRICS_SUFFIX}")
     if not quiet:
         report.print_summary(result.metrics, folder)
 
@@ -658,10 +792,10 @@ def _print_config(params: dict) -> None:
             continue
         value = value.value if isinstance(value, Enum) else value
         value = str(value) if isinstance(value, Path) else value
-        value = redact(value) if isinstance(value, str) else value  # a database URL's password
+        value = redact(value) if isinstance(value, str) else value
         print(f"{key} = {json.dumps(value)}")
 
 
 def main() -> NoReturn:
     """The `lstm-forecast` command (the console script, `python -m lstm_forecast`, torchrun)."""
-    process.run(app)
+    process.run(app, RENAMED)

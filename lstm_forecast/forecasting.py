@@ -7,13 +7,13 @@ calibration, so they give the same numbers to float32 precision.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable
 
 import numpy as np
 import pandas as pd
 
-from lstm_forecast import calibration, conformal, engine, windows
+from lstm_forecast import calendars, calibration, conformal, engine, windows
+from lstm_forecast.calendars import Calendar, Future
 from lstm_forecast.errors import ConfigError, DataError
 from lstm_forecast.formats import timestamp
 from lstm_forecast.loading import Dataset, Series
@@ -69,13 +69,18 @@ def forecast(
     series: list[str] | None = None,
     engine_name: str = "auto",
     recalibrate: bool = False,
+    notify: Callable[[str], None] | None = None,
+    with_origin: bool = False,
 ) -> pd.DataFrame:
     """One row per series, origin and horizon step: quantiles in the target's own units.
 
     Without `since`, the only origin is each series' last row. With it, every origin from
-    `since` to the last row, each using only the history up to that origin. `recalibrate`
+    `since` to the last row, each using only the history up to that origin; a target the data
+    holds is dated by its row. Dates past the data's end are sessions of the dataset's
+    calendar (`future_index`); what they rest on is said through `notify`. `recalibrate`
     adapts the intervals online from the origins after the training cutoff (see
-    `quantile_forecasts`).
+    `quantile_forecasts`). With `since` or `with_origin`, each row also has its `origin` and
+    `actual` (NaN past the data).
     """
     lookback = card.config.lookback
     ids = card.series_ids()
@@ -94,7 +99,7 @@ def forecast(
             f"(it knows {', '.join(ids)})"
         )
     run = runner(card, weights, engine_name)
-    frames = []
+    frames, notes = [], []
     for name in wanted:
         s = by_name[name]
         if len(s) < lookback:
@@ -105,7 +110,16 @@ def forecast(
         origins = _origins(s, since, lookback, dataset.source)
         start = cutoff_row(card, ids[name], s) if recalibrate else None
         q = quantile_forecasts(card, run, s, ids[name], origins, start)
-        frames.append(_frame(name, s, origins, q, card, with_origin=since is not None))
+        future = future_index(
+            s.index, card.frequency, q.shape[1], dataset.exchange, dataset.calendar, dataset.clock
+        )
+        if future.note and future.note not in notes:
+            notes.append(future.note)
+        frames.append(
+            _frame(name, s, origins, q, card, future.index, since is not None or with_origin)
+        )
+    for note in notes if notify else ():
+        notify(f"note: {note}")
     return pd.concat(frames, ignore_index=True)
 
 
@@ -155,7 +169,7 @@ def raw_forecasts(
     """The model's uncalibrated normalised quantiles at `origins`, and the inputs they came
     from; `run` is what `runner` returns."""
     cfg = card.config
-    prep = windows.prepare(series, card.series[sid].stats, card.transform, cfg.calendar)
+    prep = windows.prepare(series, card.series[sid].stats, card.transform, cfg.date_features)
     parts = [
         run(windows.windows(prep.x, origins[i : i + BATCH], cfg.lookback), sid)
         for i in range(0, len(origins), BATCH)
@@ -245,43 +259,62 @@ def _origins(s: Series, since: str | int | None, lookback: int, source: str) -> 
     return np.arange(first, last + 1)
 
 
-def future_index(index: np.ndarray, frequency: str | None, steps: int) -> np.ndarray:
+def future_index(
+    index: np.ndarray,
+    frequency: str | None,
+    steps: int,
+    exchange: str | None = None,
+    stored: Calendar | None = None,
+    clock: str | None = None,
+) -> Future:
     """The `steps` timestamps after the last one (row numbers for plain sequences).
 
-    Intraday steps stay inside the trading session the data shows: a step only lands on a
-    weekday and a time of day that occur in the data, so a bar after Friday's close is
-    Monday's opening bar, not Friday evening's.
+    Daily and intraday data step through the sessions of calendar `exchange` (see
+    `calendars.future_index`; `stored` is a model's calendar, `clock` the zone of naive
+    stamps when not the exchange's). Where the calendar has no say (`none`, weekly or coarser
+    data, intraday `weekdays`), steps continue the data's own arithmetic: business days for
+    "B", and intraday steps only on the weekdays and times of day the data shows, so a bar
+    after Friday's close is Monday's opening bar.
     """
     if frequency is None:
-        return index[-1] + np.arange(1, steps + 1)
+        return Future(index[-1] + np.arange(1, steps + 1))
+    if exchange is not None:
+        found = calendars.future_index(index, frequency, steps, exchange, stored, clock)
+        if found is not None:
+            return found
     offset = pd.tseries.frequencies.to_offset(frequency)
     start = pd.Timestamp(index[-1])
-    if not _intraday(frequency):
-        return pd.date_range(start, periods=steps + 1, freq=offset)[1:].to_numpy("datetime64[ns]")
+    if not calendars.is_intraday(frequency):
+        stepped = pd.date_range(start, periods=steps + 1, freq=offset)[1:]
+        return Future(stepped.to_numpy("datetime64[ns]"))
     stamps = pd.DatetimeIndex(index)
     times, days = set(stamps.time), set(stamps.day_of_week)
     week = int(pd.Timedelta(days=8) / pd.Timedelta(offset))  # the longest gap to the next bar
     candidates = pd.date_range(start, periods=steps * week + 1, freq=offset)[1:]
     ok = candidates.day_of_week.isin(list(days)) & np.isin(candidates.time, list(times))
-    return candidates[ok][:steps].to_numpy("datetime64[ns]")
-
-
-def _intraday(frequency: str) -> bool:
-    return re.fullmatch(r"\d*(min|h|s)", frequency) is not None
+    return Future(candidates[ok][:steps].to_numpy("datetime64[ns]"))
 
 
 def format_index(values: np.ndarray, frequency: str | None) -> np.ndarray:
     """ISO dates for daily and coarser data, ISO timestamps for intraday, ints for sequences."""
     if frequency is None:
         return values.astype("int64")
-    return timestamp(values, date_only=not _intraday(frequency))
+    return timestamp(values, date_only=not calendars.is_intraday(frequency))
 
 
 def _frame(
-    name: str, s: Series, origins: np.ndarray, q: np.ndarray, card: ModelCard, with_origin: bool
+    name: str,
+    s: Series,
+    origins: np.ndarray,
+    q: np.ndarray,
+    card: ModelCard,
+    future: np.ndarray,
+    with_origin: bool,
 ) -> pd.DataFrame:
+    """The forecasts of one series; a target inside the data is dated by its own row, one
+    past the data's end by `future` (the timestamps after the last row)."""
     horizon, frequency = q.shape[1], card.frequency
-    extended = np.concatenate([s.index, future_index(s.index, frequency, horizon)])
+    extended = np.concatenate([s.index, future])
     target_rows = origins[:, None] + np.arange(1, horizon + 1)[None, :]
     cols: dict[str, np.ndarray] = {"series": np.full(target_rows.size, name, dtype=object)}
     if with_origin:

@@ -4,7 +4,8 @@
 command line, turns a --config file into the commands' defaults, runs the command, maps every
 outcome to an exit code and a one-line message on stderr, and writes the run record
 (--log-file, --json-log) with the figures the command returned. It knows nothing about what the
-commands do. Importing it costs no more than typer itself.
+commands do. Importing it costs no more than typer itself. Whatever it shows or stores of the
+command line or of an error has every database URL's password hidden (`db_url.redact`).
 """
 
 from __future__ import annotations
@@ -49,7 +50,7 @@ def _on_sigterm(_signum: int, _frame: object) -> NoReturn:
 
 
 class _FlagError(Exception):
-    """A global flag without its value: a usage error (exit 2)."""
+    """A global flag without its value, or a renamed option: a usage error (exit 2)."""
 
     exit_code = 2
 
@@ -75,13 +76,31 @@ def _global_flags(argv: list[str], flags: dict) -> list[str]:
     return rest
 
 
-def _default_map(app: typer.Typer, path: str | None, flags: dict) -> dict:
+def _refuse_renamed(argv: list[str], renamed: dict[str, str]) -> None:
+    """A renamed option on the command line or as LSTM_FORECAST_<NAME>: a usage error saying
+    what to use instead (`renamed`: {old name with underscores: message})."""
+    for arg in argv:
+        name = arg.partition("=")[0]
+        if name.startswith("--"):
+            key = name[2:].removeprefix("no-").replace("-", "_")
+            if key in renamed:
+                raise _FlagError(renamed[key])
+    for key, message in renamed.items():
+        variable = f"LSTM_FORECAST_{key.upper()}"
+        if variable in os.environ:
+            raise _FlagError(f"{variable}: {message}")
+
+
+def _default_map(
+    app: typer.Typer, path: str | None, flags: dict, renamed: dict[str, str] | None = None
+) -> dict:
     """Config-file settings as click's default_map: {command: {parameter: value}}.
 
     Keys are the options' long names (`val_size` or `val-size` for --val-size, `format` for
     --format); top-level keys apply to every command that has the option, tables `[train]`,
-    `[predict]`, ... to one. An unknown section or key is an error naming it. `log_file`,
-    `json_log` and `debug` at the top level set the global flags not given otherwise.
+    `[predict]`, ... to one. An unknown section or key is an error naming it, a renamed one a
+    usage error saying what to use. `log_file`, `json_log` and `debug` at the top level set
+    the global flags not given otherwise.
     """
     if not path:
         return {}
@@ -96,6 +115,9 @@ def _default_map(app: typer.Typer, path: str | None, flags: dict) -> dict:
         raise ConfigError(f"{path}: no such config file") from None
     except (OSError, tomllib.TOMLDecodeError) as exc:
         raise ConfigError(f"{path}: not a valid TOML file ({exc})") from None
+    for key in [*data, *(k for v in data.values() if isinstance(v, dict) for k in v)]:
+        if (old := key.replace("-", "_")) in (renamed or {}):
+            raise _FlagError(f"{path}: setting '{key}': {renamed[old]}")
     names = _option_names(app)
     tables = {k: v for k, v in data.items() if isinstance(v, dict)}
     shared = {k.replace("-", "_"): v for k, v in data.items() if not isinstance(v, dict)}
@@ -133,6 +155,13 @@ def _option_names(app: typer.Typer) -> dict[str, dict[str, str]]:
     return names
 
 
+def redact(text: str) -> str:
+    """`db_url.redact`, imported only when there is something to show or store."""
+    from lstm_forecast.db_url import redact as hide
+
+    return hide(text)
+
+
 def _write_log(
     flags: dict,
     argv: list[str],
@@ -149,7 +178,7 @@ def _write_log(
 
     record = {
         "command": argv[0] if argv else None,
-        "argv": [redact(a) for a in argv],  # a database URL's password is never stored
+        "argv": [redact(arg) for arg in argv],
         "start": timestamp(started),
         "end": timestamp(time.time()),
         "seconds": round(time.time() - started, 3),
@@ -169,11 +198,13 @@ def _write_log(
             say(f"lstm-forecast: warning: cannot write --log-file ({exc.strerror})")
 
 
-def run(app: typer.Typer) -> NoReturn:
+def run(app: typer.Typer, renamed: dict[str, str] | None = None) -> NoReturn:
     """Run `app` on sys.argv and exit with the code of its outcome.
 
     A command may return a dict of headline figures: they go to the run record as `metrics`.
     Click returns, rather than raises, the code of a typer.Exit raised inside a command.
+    `renamed` maps options that were renamed (underscored) to the message their use gets, on
+    the command line, in a config file or as an environment variable.
     """
     import time
 
@@ -189,11 +220,12 @@ def run(app: typer.Typer) -> NoReturn:
     argv = sys.argv[1:]
     try:
         argv = _global_flags(argv, flags)
+        _refuse_renamed(argv, renamed or {})
         outcome = app(
             args=argv,
             prog_name="lstm-forecast",
             standalone_mode=False,
-            default_map=_default_map(app, flags["config"], flags),
+            default_map=_default_map(app, flags["config"], flags, renamed),
         )
         if isinstance(outcome, int):  # a typer.Exit in a command; typer makes Ctrl-C Exit(130)
             code, error = outcome, "interrupted" if outcome == EXIT_SIGINT else None
@@ -209,6 +241,7 @@ def run(app: typer.Typer) -> NoReturn:
         code, error = exc.exit_code, f"error: {exc}"
     except Exception as exc:
         code, error = _unexpected(exc, flags["debug"])
+    error = redact(error) if error else error
     if error and code != 2:  # the option parser has already shown its usage error
         say(f"lstm-forecast: {error}")
     if flags["json_log"] or flags["log_file"]:
@@ -219,12 +252,18 @@ def run(app: typer.Typer) -> NoReturn:
 def _unexpected(exc: Exception, debug: bool) -> tuple[int, str]:
     """The exit code and message of an exception outside the ForecastError family."""
     if hasattr(exc, "show") and isinstance(getattr(exc, "exit_code", None), int):
-        exc.show()  # a usage error from the option parser (exit 2)
+        import contextlib
+        import io
+
+        shown = io.StringIO()  # a usage error from the option parser (exit 2), which may quote
+        with contextlib.redirect_stderr(shown):  # an argument holding a URL
+            exc.show()
+        print(redact(shown.getvalue()), end="", file=sys.stderr, flush=True)
         return exc.exit_code, str(exc)
     if debug:
         import traceback
 
-        traceback.print_exc()
+        print(redact(traceback.format_exc()), end="", file=sys.stderr, flush=True)
     error = f"internal error: {type(exc).__name__}: {exc}"
     return EXIT_INTERNAL, error + ("" if debug else " (run with --debug for the traceback)")
 

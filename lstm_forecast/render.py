@@ -226,6 +226,11 @@ def _inspection(console: Console, found: dict) -> None:
     shown = (
         "source",
         "format",
+        "database",
+        "table",
+        "query",
+        "rows",
+        "columns",
         "compression",
         "encoding",
         "delimiter",
@@ -243,8 +248,14 @@ def _inspection(console: Console, found: dict) -> None:
         value = found.get(key)
         if key in ("delimiter", "decimal") and value is not None:
             value = repr(value)
-        if value not in (None, [], "") or key in ("compression", "date_column", "frequency"):
+        if isinstance(value, list):
+            value = ", ".join(map(str, value))
+        if value not in (None, [], "") or (
+            key in found and key in ("compression", "date_column", "frequency")
+        ):
             console.print(f"{key:13} {value}")
+    for line in calendar_lines(found.get("calendar")):
+        console.print(line)
     extra = any(s.get("filled") or s.get("gaps") for s in found["series"])
     table = Table("series", "rows", "start", "end", "first", "last")
     if extra:
@@ -272,6 +283,29 @@ def _inspection(console: Console, found: dict) -> None:
         console.print(f"warning: {line}")
 
 
+def calendar_lines(cal: dict | None) -> list[str]:
+    """inspect's trading calendar: the code, how it was chosen and why, and the evidence."""
+    if cal is None:
+        return []
+    lines = [f"{'calendar':13} {cal['code']}, {cal['chosen']}: {cal['reason']}"]
+    if "sessions" in cal:
+        span = cal["sessions"]
+        lines.append(
+            f"{'sessions':13} {span['from']} to {span['to']} "
+            f"(exchange_calendars {span['exchange_calendars']})"
+        )
+    labels = {"holidays_with_rows": "rows on closed days", "missing_sessions": "missing sessions"}
+    for key, label in labels.items():
+        if key in cal:
+            found = cal[key]
+            more = ", ..." if found["count"] > len(found["dates"]) else ""
+            dates = f": {', '.join(found['dates'])}{more}" if found["dates"] else ""
+            lines.append(f"{'':13} {label} {found['count']}{dates}")
+    if "clock" in cal:
+        lines.append(f"{'clock':13} {cal['clock']}")
+    return lines
+
+
 def print_info(found: dict, as_json: bool) -> None:
     """A model's description: JSON on stdout, or a readable summary."""
     if as_json:
@@ -295,6 +329,10 @@ def _info(console: Console, found: dict) -> None:
         f"target       {found['target']} ({found['transform']}), frequency "
         f"{found['frequency']}, features {found['features'] or 'none'}"
     )
+    if found["calendar"]:
+        cal, span = found["calendar"], found["calendar"]["sessions"]
+        stored = f", sessions {span['from']} to {span['to']} stored" if span else ""
+        console.print(f"calendar     {cal['code']}{stored}")
     console.print(
         f"network      lookback {cfg['lookback']}, horizon {cfg['horizon']}, "
         f"{cfg['layers']}x{cfg['hidden']} LSTM, {found['parameters']:,} parameters, "

@@ -437,22 +437,27 @@ def csv_text(frame: pd.DataFrame) -> str:
 # terminal
 
 
-def print_summary(metrics: dict, folder: str | Path) -> None:
-    """The headline table and the verdict on stderr."""
-    console = stderr_console()
-    columns, rows = headline(metrics, TERMINAL, {})
-    st = metrics["settings"]
-    table = Table(
-        title=f"Backtest: {st['backtest']['folds']} folds x {st['backtest']['step']} origins, "
-        f"horizon 1-{st['train']['horizon']} (pooled)",
-        title_justify="left",
-    )
+def terminal_table(title: str, columns: list[str], rows: list[list[str]]) -> Table:
+    """A table for the terminal: names on the left, figures right-aligned."""
+    table = Table(title=title, title_justify="left")
     table.add_column(columns[0], no_wrap=True)
     for col in columns[1:]:
         table.add_column(col, justify="right")
     for row in rows:
         table.add_row(*row)
-    console.print(table)
+    return table
+
+
+def print_summary(metrics: dict, folder: str | Path) -> None:
+    """The headline table and the verdict on stderr."""
+    console = stderr_console()
+    columns, rows = headline(metrics, TERMINAL, {})
+    st = metrics["settings"]
+    title = (
+        f"Backtest: {st['backtest']['folds']} folds x {st['backtest']['step']} origins, "
+        f"horizon 1-{st['train']['horizon']} (pooled)"
+    )
+    console.print(terminal_table(title, columns, rows))
     console.print(metrics["verdict"])
     console.print(metrics["interval_verdict"])
     console.print(f"report written to {folder}/report.html")

@@ -40,7 +40,7 @@ KINDS: dict[str, type] = {
     "chunk": int,
     "transform": str,
     "features": str,
-    "calendar": bool,
+    "date_features": bool,
 }
 LOOKBACK = (8, 256)
 MAX_FEATURE_SUBSETS = 4  # up to this many --features: every subset; more: all or none
@@ -71,7 +71,7 @@ def default_space(
     base: TrainConfig, features: list[str], dated: bool, positive: bool, max_lookback: int
 ) -> Space:
     """The search space for this data: `features` are the --features columns, `dated` whether
-    it has dates (for --calendar), `positive` whether log returns are possible, and
+    it has dates (for --date-features), `positive` whether log returns are possible, and
     `max_lookback` the longest lookback the shortest training part can hold."""
     high = min(LOOKBACK[1], max_lookback)
     if high < LOOKBACK[0]:
@@ -92,7 +92,7 @@ def default_space(
         "chunk": Choice((16, 32, 64)),  # windows per segment: long lookbacks need more
         "transform": Choice(("log-return", "diff", "none") if positive else ("diff", "none")),
         "features": Choice(tuple(subsets[::-1])),  # all first: the first trials see them
-        "calendar": Choice((False, True)) if dated else Choice((base.calendar,)),
+        "date_features": Choice((False, True)) if dated else Choice((base.date_features,)),
     }
 
 

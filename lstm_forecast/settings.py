@@ -39,7 +39,7 @@ class TrainConfig:
     transform: str = "auto"
     quantiles: list[float] = field(default_factory=lambda: [0.1, 0.5, 0.9])
     features: list[str] = field(default_factory=list)
-    calendar: bool = False
+    date_features: bool = False  # day-of-week and month inputs
 
     def __post_init__(self) -> None:
         self.validate()
@@ -81,7 +81,17 @@ class TrainConfig:
     @classmethod
     def from_dict(cls, data: dict) -> TrainConfig:
         known = {f.name for f in fields(cls)}
-        return cls(**{k: v for k, v in data.items() if k in known})
+        return cls(**{k: v for k, v in renamed(data).items() if k in known})
+
+
+def renamed(config: dict) -> dict:
+    """Stored settings with the names of this version: `calendar` (before format 3) is
+    `date_features`, the day-of-week and month inputs."""
+    if "calendar" not in config:
+        return config
+    out = {k: v for k, v in config.items() if k != "calendar"}
+    out.setdefault("date_features", config["calendar"])
+    return out
 
 
 def parse_list(text: str | None) -> list[str]:

@@ -9,21 +9,32 @@ config. Reading is strict: a key this version does not know (a newer file) or a 
 (a damaged file) is a ModelFileError naming it.
 
 Format versions: 1 stored `n_inputs` at the top and left the rest of the network to the
-settings and the weights' shapes; 2 stores the spec as `network`. Both are read.
+settings and the weights' shapes; 2 stores the spec as `network`; 3 adds the trading calendar
+(`exchange`, the code chosen, and `calendar`, where its sessions came from, with the sessions
+themselves as `calendar.*` tensors) and names the day-of-week and month inputs
+`date_features` (`calendar` before). All three are read; a file before 3 has no calendar, so
+`predict` finds one in the data as `train` does.
 """
 
 from __future__ import annotations
 
-from dataclasses import MISSING, asdict, dataclass, field, fields
+from dataclasses import MISSING, asdict, dataclass, field, fields, replace
+from typing import TYPE_CHECKING
 
 from lstm_forecast import __version__
 from lstm_forecast.calibration import Calibration
 from lstm_forecast.errors import ConfigError, ModelFileError
-from lstm_forecast.settings import TrainConfig
+from lstm_forecast.settings import TrainConfig, renamed
 
-FORMAT_VERSION = 2
-READABLE_VERSIONS = (1, 2)
+if TYPE_CHECKING:
+    import numpy as np
+
+    from lstm_forecast.calendars import Calendar
+
+FORMAT_VERSION = 3
+READABLE_VERSIONS = (1, 2, 3)
 OPTIONAL = ("kept", "updated_from")  # written only when set
+CALENDAR_TENSORS = "calendar."  # prefix of the tensors that hold the calendar's sessions
 
 
 @dataclass(frozen=True)
@@ -134,6 +145,8 @@ class ModelCard:
     source: dict | None = None  # the data file and how it was read
     kept: str | None = None  # with --keep-better: "new" or "old"
     updated_from: str | None = None  # `update`: the data hash of the model fine-tuned
+    exchange: str | None = None  # the trading calendar's code; None: a sequence, or before 3
+    calendar: Calendar | None = None  # its sessions, as the data's first day to years ahead
     format_version: int = FORMAT_VERSION  # of the file this card was read from
 
     def series_ids(self) -> dict[str, int]:
@@ -141,8 +154,9 @@ class ModelCard:
         return {s.name: i for i, s in enumerate(self.series)}
 
     def to_header(self) -> dict:
-        """The JSON-ready header of a version-`FORMAT_VERSION` file."""
-        out = asdict(self)
+        """The JSON-ready header of a version-`FORMAT_VERSION` file (`tensors` holds the rest)."""
+        out = asdict(replace(self, calendar=None))
+        out["calendar"] = self._calendar_parts()[0]
         out["format_version"] = FORMAT_VERSION
         out["network"]["quantiles"] = list(self.network.quantiles)
         for key in OPTIONAL:
@@ -150,9 +164,23 @@ class ModelCard:
                 del out[key]
         return out
 
+    def tensors(self) -> dict[str, np.ndarray]:
+        """The calendar's sessions (and, for intraday data, their hours) as named tensors."""
+        return {CALENDAR_TENSORS + k: v for k, v in self._calendar_parts()[1].items()}
+
+    def _calendar_parts(self) -> tuple[dict | None, dict[str, np.ndarray]]:
+        if self.calendar is None:
+            return None, {}
+        from lstm_forecast.calendars import is_intraday
+
+        return self.calendar.to_arrays(hours=is_intraday(self.frequency))
+
     @classmethod
-    def from_header(cls, header: dict, source: str) -> ModelCard:
-        """Rebuild a card from a file's header; ModelFileError for what this version can't read."""
+    def from_header(
+        cls, header: dict, source: str, tensors: dict[str, np.ndarray] | None = None
+    ) -> ModelCard:
+        """Rebuild a card from a file's header and its `calendar.*` tensors; ModelFileError
+        for what this version can't read."""
         version = header.get("format_version")
         if version not in READABLE_VERSIONS:
             readable = " and ".join(map(str, READABLE_VERSIONS))
@@ -163,6 +191,20 @@ class ModelCard:
         data = {k: v for k, v in header.items() if k != "format"}
         if version == 1:
             data = _from_version_1(data, source)
+        if version < 3 and isinstance(data.get("config"), dict):
+            data["config"] = renamed(data["config"])
+        if data.get("calendar") is not None:
+            from lstm_forecast.calendars import Calendar
+
+            parts = {
+                k.removeprefix(CALENDAR_TENSORS): v
+                for k, v in (tensors or {}).items()
+                if k.startswith(CALENDAR_TENSORS)
+            }
+            try:
+                data["calendar"] = Calendar.from_arrays(data["calendar"], parts)
+            except ModelFileError as exc:
+                raise ModelFileError(f"{source}: {exc}") from None
         try:
             data["config"] = _build(TrainConfig, data.get("config"), "config", source)
         except ConfigError as exc:

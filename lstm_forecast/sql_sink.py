@@ -63,8 +63,26 @@ def table_spec(name: str, frame: pd.DataFrame, key: Sequence[str]) -> TableSpec:
 
 def write_table(db: Database, spec: TableSpec, frame: pd.DataFrame) -> int:
     """Upsert the rows of `frame` into the table of `spec` in one transaction; rows written."""
+    return write_tables(db, [(spec, frame)])
+
+
+def write_tables(db: Database, parts: Sequence[tuple[TableSpec, pd.DataFrame]]) -> int:
+    """Upsert each frame into its table, all in one transaction (every table's rows, or none
+    of them); rows written."""
     import pandas as pd
 
+    now = pd.Timestamp.now(tz="UTC")
+    ready = [(spec, _table(spec), _rows(spec, frame, now)) for spec, frame in parts]
+    with connect(db, write=True) as conn:
+        for spec, table, rows in ready:
+            _ensure_table(conn, db, spec, table)
+            for start in range(0, len(rows), BATCH_ROWS):
+                conn.upsert(table, rows.iloc[start : start + BATCH_ROWS], spec.key)
+    return sum(len(rows) for _, _, rows in ready)
+
+
+def _rows(spec: TableSpec, frame: pd.DataFrame, now: pd.Timestamp) -> pd.DataFrame:
+    """The frame's rows in the spec's column order, sorted by key, stamped `created_at`."""
     key = list(spec.key)
     if set(frame.columns) != set(spec.columns):
         raise ValueError(f"frame columns {list(frame.columns)} are not {list(spec.columns)}")
@@ -72,13 +90,8 @@ def write_table(db: Database, spec: TableSpec, frame: pd.DataFrame) -> int:
         raise ValueError(f"rows with a missing or repeated key {key}")
     # Sorted by key: concurrent writers of overlapping rows lock them in one order (no deadlock).
     rows = frame[list(spec.columns)].sort_values(key).reset_index(drop=True)
-    rows[CREATED_AT] = pd.Timestamp.now(tz="UTC")
-    table = _table(spec)
-    with connect(db, write=True) as conn:
-        _ensure_table(conn, db, spec, table)
-        for start in range(0, len(rows), BATCH_ROWS):
-            conn.upsert(table, rows.iloc[start : start + BATCH_ROWS], spec.key)
-    return len(rows)
+    rows[CREATED_AT] = now
+    return rows
 
 
 def _table(spec: TableSpec) -> Any:

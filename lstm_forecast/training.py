@@ -141,7 +141,7 @@ def split(dataset: Dataset, config: TrainConfig, transform: str) -> list[SeriesP
         stats = windows.fit_stats(
             s, n_train, transform, dataset.feature_names, config.features or None
         )
-        prep = windows.prepare(s, stats, transform, config.calendar)
+        prep = windows.prepare(s, stats, transform, config.date_features)
         val = np.arange(max(n_train - 1, lookback - 1), n - horizon)
         parts.append(
             SeriesPart(
@@ -459,6 +459,8 @@ def _train(
         ),
         torch_version=torch.__version__,
         skipped_series=[s.name for s in dataset.series if s.name not in {p.name for p in parts}],
+        exchange=dataset.exchange,
+        calendar=dataset.calendar,
     )
     return TrainResult(weights, card, validation)
 
@@ -494,7 +496,7 @@ def _reuse_stats(
     for stored in card.series:
         p = have[stored.name]
         p.stats = stored.stats
-        p.prep = windows.prepare(by_name[p.name], p.stats, transform, config.calendar)
+        p.prep = windows.prepare(by_name[p.name], p.stats, transform, config.date_features)
         p.targets = windows.targets(p.prep, config.horizon)
         ordered.append(p)
     return ordered

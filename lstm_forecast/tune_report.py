@@ -7,12 +7,11 @@ import json
 from pathlib import Path
 
 import pandas as pd
-from rich.table import Table
 
 from lstm_forecast import plots
 from lstm_forecast.formats import MODEL_LABELS, number
 from lstm_forecast.render import stderr_console
-from lstm_forecast.report import Block, clean, csv_text, headline, write_files
+from lstm_forecast.report import Block, clean, csv_text, headline, terminal_table, write_files
 from lstm_forecast.tuning import DEFAULTS, TUNED
 
 LABELS = {**MODEL_LABELS, TUNED: "LSTM (tuned)", DEFAULTS: "LSTM (defaults)"}
@@ -115,17 +114,11 @@ def print_summary(summary: dict, report: Path | None) -> None:
     console = stderr_console()
     columns, rows = holdout_table(summary, TERMINAL)
     h = summary["holdout"]
-    table = Table(
-        title=f"Untouched stretch: {h['origins_per_series']} origins per series, never seen by "
-        f"the search (pooled)",
-        title_justify="left",
+    title = (
+        f"Untouched stretch: {h['origins_per_series']} origins per series, never seen by "
+        "the search (pooled)"
     )
-    table.add_column(columns[0], no_wrap=True)
-    for col in columns[1:]:
-        table.add_column(col, justify="right")
-    for row in rows:
-        table.add_row(*row)
-    console.print(table)
+    console.print(terminal_table(title, columns, rows))
     for text in (h["versus_defaults"]["text"], h["verdict"], summary["optimism"]):
         console.print(text)
     failed = [r for r in summary["table"] if r["state"] == "fail"]

@@ -21,11 +21,11 @@ def naive_timestamps(values: pd.Series) -> tuple[pd.Series, str | None]:
     utc = values.dt.tz_convert("UTC").dt.tz_localize(None)
     step = utc.dropna().sort_values().diff().median()
     if pd.isna(step) or step < DAILY:
-        return utc, "timestamps with time zones converted to UTC"
+        return utc, "timestamps with time-zone offsets converted to UTC"
     local = values.dt.tz_localize(None)
     if not _midnights(local) and _midnights(utc):
         return utc.dt.normalize(), "daily timestamps at UTC midnight: kept on their UTC dates"
-    note = "time zones dropped: daily data kept on its local calendar dates"
+    note = "time-zone offsets dropped: daily data kept on its local calendar dates"
     return local.dt.normalize(), note
 
 

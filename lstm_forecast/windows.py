@@ -164,7 +164,7 @@ def _input_raw(columns: np.ndarray, entry: dict) -> np.ndarray:
     return _feature_raw(columns[:, 0], entry["kind"])
 
 
-def prepare(series: Series, stats: dict, transform: str, calendar: bool) -> Prepared:
+def prepare(series: Series, stats: dict, transform: str, date_features: bool) -> Prepared:
     """Inputs for every row of `series` using stored statistics (causal: row t uses rows <= t)."""
     y = level(series.values, transform)
     scale = stats["scale"]
@@ -179,8 +179,8 @@ def prepare(series: Series, stats: dict, transform: str, calendar: bool) -> Prep
     for j, f in enumerate(stats["features"]):
         raw = _input_raw(series.features[:, f.get("columns", [j])], f)  # older files: column j
         cols.append(np.clip((raw - f["mean"]) / f["std"], -CLIP, CLIP))
-    if calendar:
-        cols.extend(calendar_features(series.index))
+    if date_features:
+        cols.extend(date_inputs(series.index))
     x = np.stack(cols, axis=1).astype("float32")
     return Prepared(x, y, sigma)
 
@@ -198,10 +198,10 @@ def ewma_volatility(dz: np.ndarray, scale: float) -> np.ndarray:
     return np.sqrt(np.maximum(var, floor))
 
 
-def calendar_features(index: np.ndarray) -> list[np.ndarray]:
+def date_inputs(index: np.ndarray) -> list[np.ndarray]:
     """Day-of-week and month as points on the unit circle (empty for plain sequences)."""
     if not np.issubdtype(index.dtype, np.datetime64):
-        raise ConfigError("--calendar needs a date column")
+        raise ConfigError("--date-features needs a date column")
     days = index.astype("datetime64[D]").astype("int64")
     dow = (days + 3) % 7  # 1970-01-01 was a Thursday
     month = index.astype("datetime64[M]").astype("int64") % 12

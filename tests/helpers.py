@@ -245,6 +245,51 @@ def hold_duckdb(path, seconds: float) -> subprocess.Popen:
     return child
 
 
+def long_prices(tickers=("MSFT", "AAPL"), days: int = 160, seed: int = 5) -> pd.DataFrame:
+    """A long price file's rows (Date, Ticker, Close, Volume), one row per date and ticker,
+    tickers interleaved and not in name order."""
+    dates = pd.bdate_range("2021-03-01", periods=days).strftime("%Y-%m-%d")
+    frames = [
+        pd.DataFrame(
+            {
+                "Date": dates,
+                "Ticker": ticker,
+                "Close": random_walk_prices(days, seed=seed + i),
+                "Volume": np.arange(days, dtype="int64") * 100 + i,
+            }
+        )
+        for i, ticker in enumerate(tickers)
+    ]
+    return pd.concat(frames).sort_values("Date", kind="stable").reset_index(drop=True)
+
+
+def store_prices(url: str, frame: pd.DataFrame, table: str = "prices") -> None:
+    """The rows of `frame` (as `long_prices`) in a new typed table with lower-case columns:
+    DATE (text in SQLite, which has no date type), TEXT, DOUBLE PRECISION, BIGINT."""
+    date_type = "TEXT" if url.startswith("sqlite") else "DATE"
+    values = ", ".join(
+        f"('{d}', '{t}', {float(c)!r}, {int(v)})"
+        for d, t, c, v in frame[["Date", "Ticker", "Close", "Volume"]].itertuples(index=False)
+    )
+    run_sql(
+        url,
+        f"CREATE TABLE {table} (date {date_type}, ticker TEXT, close DOUBLE PRECISION, "
+        f"volume BIGINT)",
+        f"INSERT INTO {table} VALUES {values}",
+    )
+
+
+def store_lake(root: Path, frame: pd.DataFrame) -> Path:
+    """The rows of `frame` (as `long_prices`) as a hive-partitioned Parquet dataset
+    root/Ticker=AAPL/..., dates as timestamps."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    typed = frame.assign(Date=pd.to_datetime(frame["Date"]))
+    pq.write_to_dataset(pa.Table.from_pandas(typed, preserve_index=False), root, ["Ticker"])
+    return root
+
+
 # ---------------------------------------------------------------------------------------------
 # tune: a small seasonal series, a tiny search space, the study's trials
 
@@ -254,7 +299,7 @@ hidden = {choices = [4, 8]}
 layers = 1
 chunk = 8
 batch_size = 16
-calendar = false
+date_features = false
 """
 # Tiny networks, one epoch, two folds of 30 origins, 40 untouched origins: as options, and as
 # the defaults and plan of `tune_setup`.

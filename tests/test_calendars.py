@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 
 from helpers import BOKEH, GOOG, MSFT
 from lstm_forecast import calendar_inference, calendars
-from lstm_forecast.calendar_inference import CANDIDATES, infer
+from lstm_forecast.calendar_inference import CANDIDATES, by_hours, infer
 from lstm_forecast.calendars import Calendar, Gap
 from lstm_forecast.errors import ConfigError, DataError, ModelFileError
 
@@ -241,6 +241,45 @@ def test_every_weekday_present_is_weekdays():
     assert found.code == "weekdays"
 
 
+FIVE_MINUTES = int(pd.Timedelta("5min").value)
+
+
+@pytest.mark.parametrize(
+    ("code", "first", "last", "lunch"),
+    [
+        ("XNYS", "09:30", "15:55", None),  # also Toronto's hours: New York comes first
+        ("XETR", "09:00", "17:25", None),  # also Paris's: Frankfurt comes first
+        ("XLON", "08:00", "16:25", None),
+        ("XHKG", "09:30", "15:55", ("12:00", "13:00")),
+    ],
+)
+def test_a_few_weeks_of_bars_tell_the_exchange_by_its_trading_hours(code, first, last, lunch):
+    data = bars(exchange_sessions(code, "2024-06-03", "2024-07-26"), first, last, "5min")
+    if lunch:
+        data = data[~((data.strftime("%H:%M") >= lunch[0]) & (data.strftime("%H:%M") < lunch[1]))]
+    assert infer(data).code == "weekdays"  # too few holidays to tell by them
+    found = by_hours(data, FIVE_MINUTES)
+    assert found.code == code and "fill 100% of its trading hours" in found.reason
+
+
+def test_bars_labelled_by_their_end_or_in_utc_or_thinly_traded_are_placed_alike():
+    days = exchange_sessions("XNYS", "2024-06-03", "2024-07-26")
+    sparse = bars(days, "09:30", "15:55", "5min")
+    sparse = sparse[np.random.default_rng(0).random(len(sparse)) > 0.1]  # a tenth without trades
+    assert by_hours(sparse, FIVE_MINUTES).code == "XNYS"
+    assert by_hours(bars(days, "09:35", "16:00", "5min"), FIVE_MINUTES).code == "XNYS"
+    utc = bars(days, "09:30", "15:55", "5min").tz_localize("America/New_York").tz_convert("UTC")
+    assert by_hours(utc.tz_localize(None), FIVE_MINUTES, "UTC").code == "XNYS"
+
+
+def test_bars_round_the_clock_or_in_extended_hours_fit_no_exchange():
+    days = exchange_sessions("XNYS", "2024-06-03", "2024-07-26")
+    assert by_hours(bars(days, "04:00", "19:55", "5min"), FIVE_MINUTES) is None
+    weekdays = pd.bdate_range("2024-06-03", "2024-07-26")
+    assert by_hours(bars(weekdays, "00:00", "23:55", "5min"), FIVE_MINUTES) is None
+    assert by_hours(bars(weekdays, "09:30", "15:55", "5min"), FIVE_MINUTES) is None  # 4 July
+
+
 @pytest.mark.parametrize("code", CANDIDATES)
 def test_holiday_rules_read_fast_agree_with_the_library(code):
     span = np.arange(np.datetime64("2008-01-01"), np.datetime64("2020-01-01"))
@@ -316,6 +355,12 @@ def test_a_stored_calendar_from_another_library_version_is_recomputed():
     assert iso_dates(current.index) == ["2013-01-03", "2013-01-04"]  # what the model stored
     upgraded = calendars.future_index(history, "B", 2, "XNYS", stored_xnys(version="0.1"))
     assert iso_dates(upgraded.index) == ["2013-01-02", "2013-01-03"]
+
+
+def test_the_library_version_is_read_without_importing_it():
+    from importlib.metadata import version
+
+    assert calendars.library_version() == version("exchange_calendars") == xcals.__version__
 
 
 def test_a_model_used_past_its_stored_span_dates_from_the_library():

@@ -17,6 +17,7 @@ import pytest
 
 from helpers import (
     CLI_TRAIN,
+    GOOG,
     cli_path,
     random_walk_prices,
     run_cli,
@@ -400,3 +401,117 @@ def test_nproc_exits_with_the_status_of_the_ranks(monkeypatch):
     finally:
         signal.signal(signal.SIGTERM, handler)
     assert exit_info.value.code == 3 and launched == [(2, argv)]
+
+
+# ---------------------------------------------------------------------------------------------
+# dates on the exchange's own calendar
+
+TINY = "--lookback 20 --horizon 3 --hidden 4 --layers 1 --epochs 1 --threads 1".split()
+
+
+@pytest.fixture(scope="module")
+def before_labor_day(tmp_path_factory):
+    """GOOG's prices up to Friday 2017-09-01 (Monday 4 September was Labor Day), trained."""
+    folder = tmp_path_factory.mktemp("nyse")
+    data = folder / "goog.csv"
+    frame = pd.read_csv(GOOG)
+    frame[frame["Date"] <= "2017-09-01"].to_csv(data, index=False)
+    model = folder / "goog.lstm"
+    proc = run_cli("train", data, "--model", model, *TINY)
+    assert proc.returncode == 0, proc.stderr
+    return data, model
+
+
+def rows_of(data) -> pd.DataFrame:
+    """The data file's rows by date, with their position."""
+    frame = pd.read_csv(data)
+    return frame.assign(row=np.arange(len(frame))).set_index("Date")
+
+
+def test_the_first_forecast_after_a_friday_before_a_monday_holiday_is_tuesday(before_labor_day):
+    data, model = before_labor_day
+    proc = run_cli("predict", data, "--model", model)
+    assert proc.returncode == 0 and proc.stderr == "", proc.stderr
+    frame = pd.read_csv(pd.io.common.StringIO(proc.stdout))
+    assert frame["date"].tolist() == ["2017-09-05", "2017-09-06", "2017-09-07"]
+    info = json.loads(run_cli("info", model, "--json").stdout)["calendar"]
+    assert info["code"] == "XNYS" and info["sessions"]["from"] == "2004-08-19"
+    assert info["sessions"]["to"] >= "2022-09-01"
+
+
+def test_predict_since_dates_each_forecast_by_its_actual_row(before_labor_day):
+    data, model = before_labor_day
+    proc = run_cli("predict", data, "--model", model, "--since", "2017-06-20")
+    assert proc.returncode == 0, proc.stderr
+    frame = pd.read_csv(pd.io.common.StringIO(proc.stdout))
+    rows = rows_of(data)
+    inside = frame[frame["actual"].notna()]
+    assert len(inside) > 150 and "2017-07-04" not in set(frame["date"])  # Independence Day
+    np.testing.assert_array_equal(inside["actual"], rows.loc[inside["date"], "Adj Close"])
+    steps = rows.loc[inside["date"], "row"].to_numpy() - rows.loc[inside["origin"], "row"]
+    np.testing.assert_array_equal(steps, inside["horizon"])
+    beyond = frame[frame["actual"].isna()]
+    assert sorted(set(beyond["date"])) == ["2017-09-05", "2017-09-06", "2017-09-07"]
+
+
+def test_a_model_forecasts_on_its_own_calendar_only(before_labor_day):
+    data, model = before_labor_day
+    other = run_cli("predict", data, "--model", model, "--exchange", "XETR")
+    assert other.returncode == 1 and "XETR" in other.stderr and "XNYS" in other.stderr
+    alias = run_cli("predict", data, "--model", model, "--exchange", "nyse")
+    assert alias.returncode == 0 and alias.stdout.splitlines()[1].split(",")[1] == "2017-09-05"
+    renamed = run_cli("train", data, "--model", model, "--calendar")
+    assert renamed.returncode == 2 and (
+        "--calendar was renamed to --date-features; for trading calendars use --exchange"
+        in renamed.stderr
+    )
+
+
+def test_predict_imports_no_calendar_library(before_labor_day):
+    data, model = before_labor_day
+    code = (
+        f"import sys; sys.argv = ['lstm-forecast', 'predict', {str(data)!r}, '-m', "
+        f"{str(model)!r}]\n"
+        "from lstm_forecast.cli import main\n"
+        "try:\n    main()\nexcept SystemExit:\n    pass\n"
+        "names = ('exchange_calendars', 'lstm_forecast.calendar_inference', 'torch')\n"
+        "print(sorted(m for m in names if m in sys.modules))"
+    )
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert proc.stdout.strip().splitlines()[-1] == "[]", proc.stdout + proc.stderr
+
+
+def test_backtest_dates_every_forecast_by_the_row_of_its_actual(tmp_path):
+    data = tmp_path / "goog.csv"
+    pd.read_csv(GOOG).tail(300).to_csv(data, index=False)  # 2016-11 to 2018-01: many holidays
+    folds = "--folds 2 --step 40 --season 5".split()
+    proc = run_cli("backtest", data, "--report", tmp_path / "bt", *TINY, *folds)
+    assert proc.returncode == 0, proc.stderr
+    frame = pd.read_csv(tmp_path / "bt" / "forecasts.csv")
+    rows = rows_of(data)
+    assert {"2017-11-24", "2017-12-26", "2018-01-02"} <= set(frame["date"])  # after holidays
+    np.testing.assert_array_equal(frame["actual"], rows.loc[frame["date"], "Adj Close"])
+    steps = rows.loc[frame["date"], "row"].to_numpy() - rows.loc[frame["origin"], "row"]
+    np.testing.assert_array_equal(steps, frame["horizon"])
+
+
+def test_intraday_forecasts_continue_the_bars_inside_the_sessions(tmp_path):
+    import exchange_calendars as xcals
+
+    cal = xcals.get_calendar("XNYS", start="2017-11-01", end="2018-09-30")
+    days = cal.sessions[(cal.sessions >= "2017-11-01") & (cal.sessions <= "2018-08-31")]
+    stamps = [d + pd.Timedelta(minutes=570 + 30 * k) for d in days for k in range(13)]
+    closes = random_walk_prices(len(stamps), seed=2, vol=0.002)
+    data = tmp_path / "bars.csv"
+    pd.DataFrame({"Datetime": stamps, "Close": closes}).to_csv(data, index=False)
+    model = tmp_path / "bars.lstm"
+    trained = run_cli("train", data, "--model", model, *TINY, "--horizon", "15")
+    assert trained.returncode == 0, trained.stderr
+    proc = run_cli("predict", data, "--model", model)
+    assert proc.returncode == 0, proc.stderr
+    got = pd.read_csv(pd.io.common.StringIO(proc.stdout))["date"].tolist()
+    tuesday = [
+        f"2018-09-04T{9 + (30 + 30 * k) // 60:02d}:{(30 + 30 * k) % 60:02d}:00" for k in range(13)
+    ]
+    assert got == [*tuesday, "2018-09-05T09:30:00", "2018-09-05T10:00:00"]  # after Labor Day
+    assert "intraday times read as America/New_York time" in proc.stderr

@@ -20,8 +20,8 @@ from lstm_forecast.errors import DataError
 from lstm_forecast.loading import LoadOptions, Table, from_table, load
 
 STAGES = [  # the order stated in the package docstring: each imports only those before it
-    "messages", "dataset", "table", "source", "text", "numbers", "dates", "roles", "checks",
-    "cleaning", "frequency", "build",
+    "messages", "dataset", "table", "source", "text", "numbers", "dates", "roles", "stores",
+    "checks", "cleaning", "frequency", "sessions", "build",
 ]  # fmt: skip
 
 

@@ -207,6 +207,39 @@ def test_config_file_mistakes_are_named(run_app, tmp_path, text, message):
     assert code == 1 and err == f"lstm-forecast: error: {tmp_path}/none.toml: no such config file\n"
 
 
+RENAMED = {"calendar": "--calendar was renamed to --date-features; for trading calendars use "
+           "--exchange"}  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("args", "env", "config", "where"),
+    [
+        (["figures", "--calendar"], {}, None, ""),
+        (["figures", "--no-calendar"], {}, None, ""),
+        (["figures", "--calendar=XNYS"], {}, None, ""),
+        (["figures"], {"LSTM_FORECAST_CALENDAR": "1"}, None, "LSTM_FORECAST_CALENDAR: "),
+        (["figures"], {}, "calendar = true\n", "c.toml: setting 'calendar': "),
+        (["figures"], {}, "[figures]\ncalendar = true\n", "c.toml: setting 'calendar': "),
+    ],
+)
+def test_a_renamed_option_is_a_usage_error_saying_what_to_use(
+    monkeypatch, capsys, tmp_path, args, env, config, where
+):
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    if config:
+        (tmp_path / "c.toml").write_text(config)
+        args = [*args, "--config", str(tmp_path / "c.toml")]
+    monkeypatch.setattr(sys, "argv", ["lstm-forecast", *args])
+    with pytest.raises(SystemExit) as exit_info:
+        process.run(small_app(), RENAMED)
+    out, err = capsys.readouterr()
+    assert exit_info.value.code == 2 and out == ""
+    assert err.endswith(
+        f"Error: {where.replace('c.toml', str(tmp_path / 'c.toml'))}{RENAMED['calendar']}\n"
+    )
+
+
 # ---------------------------------------------------------------------------------------------
 # the installed command
 

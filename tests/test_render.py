@@ -226,3 +226,26 @@ def test_inspection_lists_keys_series_notes_and_warnings(capfd):
     ]
     render.print_inspection(FOUND, as_json=True)
     assert json.loads(capfd.readouterr().out)["series"][0]["first"] == 101.23456789
+
+
+def test_inspection_shows_the_trading_calendar_with_its_evidence(capfd):
+    calendar = {
+        "code": "XNYS",
+        "chosen": "inferred",
+        "reason": "the data skips 9 of its 9 holidays",
+        "holidays_with_rows": {"count": 0, "dates": []},
+        "missing_sessions": {"count": 12, "dates": [f"2018-03-{d:02d}" for d in range(1, 11)]},
+        "sessions": {"from": "2018-01-02", "to": "2023-12-29", "exchange_calendars": "4.13.2"},
+        "clock": "intraday times read as XNYS's local time (America/New_York)",
+    }
+    render.print_inspection({**FOUND, "calendar": calendar}, as_json=False)
+    lines = capfd.readouterr().out.splitlines()
+    at = lines.index("calendar      XNYS, inferred: the data skips 9 of its 9 holidays")
+    assert lines[at + 1 : at + 5] == [
+        "sessions      2018-01-02 to 2023-12-29 (exchange_calendars 4.13.2)",
+        "              rows on closed days 0",
+        "              missing sessions 12: "
+        + ", ".join(calendar["missing_sessions"]["dates"])
+        + ", ...",
+        "clock         intraday times read as XNYS's local time (America/New_York)",
+    ]

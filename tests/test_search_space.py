@@ -39,10 +39,10 @@ def test_defaults_fit_the_data():
     assert space["transform"] == Choice(("log-return", "diff", "none"))
     assert set(space["features"].values) == {"Open,Volume", "Open", "Volume", ""}
     assert space["features"].values[0] == "Open,Volume"
-    assert space["calendar"] == Choice((False, True))
+    assert space["date_features"] == Choice((False, True))
     plain = defaults(features=[], dated=False, positive=False)
     assert plain["transform"] == Choice(("diff", "none"))
-    assert plain["features"] == Choice(("",)) and plain["calendar"] == Choice((False,))
+    assert plain["features"] == Choice(("",)) and plain["date_features"] == Choice((False,))
 
 
 def test_a_file_fixes_narrows_and_widens(tmp_path):
@@ -70,7 +70,7 @@ def test_a_file_fixes_narrows_and_widens(tmp_path):
         ("[hidden]\nlow = 8\n", ["a range needs both low and high"]),
         ('[transform]\nchoices = ["log", "diff"]\n', ["'log' is not one of"]),
         ('features = "Close"\n', ["'Close' is not among --features (Open, Volume)"]),
-        ("[calendar]\nlow = 0\nhigh = 1\n", ["takes choices, not a range"]),
+        ("[date_features]\nlow = 0\nhigh = 1\n", ["takes choices, not a range"]),
         ("[layers]\nchoices = []\n", ["non-empty list"]),
         ("[layers]\nchoices = [1]\nlow = 1\n", ["either choices or low/high"]),
         ("layers = true\n", ["True is not a int"]),

@@ -1,5 +1,5 @@
-"""The typed model card and network spec: the JSON header both ways, version-1 files, and
-refusal of what this version cannot read."""
+"""The typed model card and network spec: the JSON header both ways, version-1 and -2 files,
+the stored trading calendar, and refusal of what this version cannot read."""
 
 from __future__ import annotations
 
@@ -39,7 +39,7 @@ def write_header(path, header: dict, weights: dict) -> None:
 def test_the_header_round_trips_to_an_equal_card(walk_model):
     path, result = walk_model
     header = header_of(path)
-    assert header["format"] == "lstm-forecast/model" and header["format_version"] == 2
+    assert header["format"] == "lstm-forecast/model" and header["format_version"] == 3
     assert header["network"] == {
         "n_inputs": 2,
         "hidden": 16,
@@ -55,6 +55,36 @@ def test_the_header_round_trips_to_an_equal_card(walk_model):
     assert card.network == saved.network and card.config == saved.config
     assert card.series == saved.series and card.training == saved.training
     assert card.to_header() == ModelCard.from_header(card.to_header(), "again").to_header()
+    assert header["exchange"] == "weekdays"  # every weekday has a row: no exchange's holidays
+    assert header["calendar"] == {"code": "weekdays", "weekmask": "1111100", "tz": None}
+
+
+def test_an_exchange_calendar_is_stored_as_tensors_beside_the_weights(global_model):
+    path, result = global_model
+    header = header_of(path)
+    assert header["exchange"] == "XNYS" and header["calendar"]["code"] == "XNYS"
+    card, weights = artifacts.load_model(path)
+    assert not any(k.startswith("calendar.") for k in weights)  # the engine never sees them
+    cal = card.calendar
+    assert np.array_equal(cal.sessions, result.card.calendar.sessions)
+    assert cal.hours is None  # daily data: the sessions' hours are not needed
+    assert str(cal.start) == header["calendar"]["start"] == "2000-03-01"  # the data's first day
+    assert cal.end >= np.datetime64("2018-03-01")  # five years past the data's last (2013-03-01)
+    assert np.datetime64("2012-11-22") not in cal.sessions  # Thanksgiving
+    assert api.info(path)["calendar"]["code"] == "XNYS"
+
+
+def test_a_version_2_file_with_the_old_calendar_setting_still_reads(walk_model, tmp_path):
+    path, result = walk_model
+    header = copy.deepcopy(header_of(path))
+    header["format_version"] = 2
+    header["config"]["calendar"] = header["config"].pop("date_features")
+    del header["exchange"], header["calendar"]
+    old = tmp_path / "v2.lstm"
+    write_header(old, header, result.weights)
+    card, _ = artifacts.load_model(old)
+    assert card.format_version == 2 and card.config == result.card.config
+    assert card.exchange is None and card.calendar is None
 
 
 @pytest.mark.parametrize(("name", "data", "options", "since"), VERSION_1)
@@ -81,18 +111,19 @@ def test_a_version_1_file_gets_its_network_from_its_settings():
     )
     assert weights["embed.weight"].shape == (5, 5)
     single, _ = artifacts.load_model(DATA / "model_v1.lstm")
-    assert single.network.n_inputs == 2 + 4 + 4 and single.network.n_series == 1  # + calendar
+    assert single.network.n_inputs == 2 + 4 + 4 and single.network.n_series == 1  # + dates
     assert single.network.layers == 2 and single.feature_names == ["Open", "High", "Low", "Volume"]
     info = api.info(DATA / "model_v1.lstm")
-    assert info["format_version"] == 1 and info["config"]["calendar"] is True
+    assert info["format_version"] == 1 and info["config"]["date_features"] is True
+    assert "calendar" not in info["config"] and info["calendar"] is None
     assert info["network"]["n_inputs"] == 10 and "history" not in info["training"]
 
 
-def test_a_version_1_model_saved_again_is_version_2_and_predicts_the_same(tmp_path):
+def test_a_version_1_model_saved_again_is_version_3_and_predicts_the_same(tmp_path):
     card, weights = artifacts.load_model(DATA / "model_v1_global.lstm")
     again = tmp_path / "again.lstm"
     artifacts.save_model(again, weights, card)
-    assert header_of(again)["format_version"] == FORMAT_VERSION == 2
+    assert header_of(again)["format_version"] == FORMAT_VERSION == 3
     options = LoadOptions(series_col="Ticker")
     a = api.predict(BOKEH, DATA / "model_v1_global.lstm", since="2013-02-01", options=options)
     b = api.predict(BOKEH, again, since="2013-02-01", options=options)
@@ -113,6 +144,7 @@ def test_info_keeps_its_keys(walk_model):
         "target",
         "transform",
         "frequency",
+        "calendar",
         "features",
         "series",
         "config",
@@ -136,7 +168,8 @@ def test_info_keeps_its_keys(walk_model):
         (lambda h: h.pop("calibration"), "calibration is missing"),
         (lambda h: h["network"].pop("hidden"), "network lacks hidden"),
         (lambda h: h.pop("target"), "model lacks target"),
-        (lambda h: h.update(format_version=3), "format version 3 is not supported"),
+        (lambda h: h.update(format_version=4), "format version 4 is not supported"),
+        (lambda h: h["calendar"].pop("weekmask"), "stored calendar is damaged"),
         (lambda h: h["config"].update(lookback=0), "settings the model file cannot have"),
     ],
 )

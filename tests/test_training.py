@@ -92,8 +92,8 @@ def test_covariates_are_used_and_required_again_at_prediction(tmp_path):
     assert a["date"].tolist()[0] == "2018-01-22"  # after Friday 2018-01-19
 
 
-def test_calendar_inputs(tmp_path):
+def test_date_feature_inputs(tmp_path):
     path = tmp_path / "cal.lstm"
-    result = api.train(GOOG, path, TrainConfig(**GLOBAL_CONFIG, calendar=True), threads=1)
+    result = api.train(GOOG, path, TrainConfig(**GLOBAL_CONFIG, date_features=True), threads=1)
     assert result.card.network.n_inputs == 2 + 4
     assert len(api.predict(GOOG, path)) == 4

@@ -33,7 +33,7 @@ def test_targets_map_back_to_the_future_values_exactly():
     values = np.array([10.0, 11.0, 12.1, 11.5, 13.0, 12.0, 12.5, 14.0])
     series = Series("s", np.arange(8), values, np.zeros((8, 0)))
     stats = windows.fit_stats(series, 6, "log-return", [])
-    prep = windows.prepare(series, stats, "log-return", calendar=False)
+    prep = windows.prepare(series, stats, "log-return", date_features=False)
     t = windows.targets(prep, horizon=3)
     origins = np.array([0, 2, 4])
     back = windows.denormalise(
@@ -52,11 +52,11 @@ def test_prepare_is_causal():
     values = 20 + np.cumsum(rng.normal(size=300))
     series = Series("s", np.arange(300), values, np.zeros((300, 0)))
     stats = windows.fit_stats(series, 200, "diff", [])
-    a = windows.prepare(series, stats, "diff", calendar=False)
+    a = windows.prepare(series, stats, "diff", date_features=False)
     changed = Series(
         "s", np.arange(300), np.concatenate([values[:250], values[250:] * 3]), np.zeros((300, 0))
     )
-    b = windows.prepare(changed, stats, "diff", calendar=False)
+    b = windows.prepare(changed, stats, "diff", date_features=False)
     np.testing.assert_array_equal(a.x[:250], b.x[:250])
     np.testing.assert_array_equal(a.sigma[:250], b.sigma[:250])
 
@@ -88,7 +88,7 @@ def test_parkinson_input_by_hand():
     raw = np.log(np.maximum(vol, entry["floor"]))
     assert entry["mean"] == pytest.approx(raw[1:4].mean())
     assert entry["std"] == pytest.approx(raw[1:4].std())
-    x = windows.prepare(ohlc_series(), stats, "log-return", calendar=False).x
+    x = windows.prepare(ohlc_series(), stats, "log-return", date_features=False).x
     assert x.shape == (6, 3)  # change, volatility, the range input
     want = np.clip((raw - entry["mean"]) / entry["std"], -windows.CLIP, windows.CLIP)
     np.testing.assert_allclose(x[:, 2], want, rtol=1e-6)

@@ -62,8 +62,9 @@ def split_series(
     if (keys == "").any():
         line = lines[int(np.flatnonzero(keys == "")[0])]
         raise DataError(f"{name}: line {line}: empty name in series column '{series_col}'")
-    values = numeric[targets[0]].to_numpy()
-    return [(str(k), base[keys == k].assign(value=values[keys == k])) for k in pd.unique(keys)]
+    base["value"] = numeric[targets[0]].to_numpy()
+    rows = pd.Series(keys).groupby(keys, sort=False).indices  # one pass, not one per series
+    return [(str(k), base.iloc[at]) for k, at in rows.items()]
 
 
 def select_series(raw_series: list, wanted: list[str] | None, name: str) -> list:
@@ -125,7 +126,10 @@ def _clean_series(
     opts: LoadOptions,
     report: Report,
 ) -> Series | None:
-    """Order, dedupe, trim, fill and check one series; None when it has no values at all."""
+    """Order, dedupe, trim, fill and check one series; None when it has no values at all.
+
+    The rows filled are kept in the report (`holes`) for the sessions stage: a row without a
+    value on a day the exchange is closed is a holiday, not a missing value."""
     dated = isinstance(part.index, pd.DatetimeIndex)
     features = roles.features
     target = roles.targets[0] if len(roles.targets) == 1 else key
@@ -135,20 +139,28 @@ def _clean_series(
     part = _trim(part, who, target, report)
     if part.empty:
         return None
+    empty = part.index[part["value"].isna().to_numpy()] if dated else None
     part, filled = _fill(part, who, target, opts, report)
+    said = report.warnings[-1] if filled else None
     check_values(part, who, target, "value", opts.transform == "log-return", report.name)
     if opts.transform == "auto":
         stray_signs(part, who, target, report.name)
     for f in features:
         check_values(part, who, f, f, False, report.name)
-        holes = int(part[f].isna().sum())
-        if holes:
-            report.notes.append(f"{who}: filled {count(holes, 'missing value')} in feature '{f}'")
+        missing = int(part[f].isna().sum())
+        if missing:
+            report.notes.append(f"{who}: filled {count(missing, 'missing value')} in feature '{f}'")
             part[f] = part[f].ffill().bfill()
     report.warnings.extend(spike_warnings(part, who, target))
     if dated:
         report.warnings.extend(split_warnings(part, who, target, helpers))
-    report.per_series[key] = {"filled": filled, "gaps": [], "who": who}
+    report.per_series[key] = {
+        "filled": filled,
+        "gaps": [],
+        "who": who,
+        "holes": empty,
+        "fill_warning": said,
+    }
     values = part["value"].to_numpy(dtype="float64")
     feats = part[features].to_numpy(dtype="float64") if features else np.zeros((len(part), 0))
     if dated:

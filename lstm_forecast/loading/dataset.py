@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from lstm_forecast.errors import DataError
+
+if TYPE_CHECKING:
+    from lstm_forecast.calendars import Calendar
 
 
 @dataclass
@@ -35,6 +39,10 @@ class Dataset:
     details: dict = field(default_factory=dict)  # encoding, delimiter, date format, ...
     notes: list[str] = field(default_factory=list)  # repairs made (dropped duplicates, fills)
     warnings: list[str] = field(default_factory=list)
+    exchange: str | None = None  # the trading calendar's code (`--exchange`); None: a sequence
+    calendar: Calendar | None = None  # its sessions; None for `none` and plain sequences
+    clock: str | None = None  # "UTC" when stamps were converted to UTC; None: as written
+    calendar_info: dict | None = None  # how the calendar was chosen, with evidence (inspect)
 
     @property
     def dated(self) -> bool:
@@ -49,17 +57,7 @@ class Dataset:
                 f"{self.source}: no series named {', '.join(missing)} "
                 f"(the file has {', '.join(by_name)})"
             )
-        return Dataset(
-            self.source,
-            self.target,
-            self.date_column,
-            self.feature_names,
-            self.frequency,
-            [by_name[n] for n in names],
-            self.details,
-            self.notes,
-            self.warnings,
-        )
+        return replace(self, series=[by_name[n] for n in names])
 
 
 @dataclass
@@ -74,6 +72,8 @@ class LoadOptions:
     series: list[str] | None = None
     features: list[str] | None = None
     max_gap: int = 5
+    exchange: str = "auto"  # trading calendar: an exchange's MIC, weekdays, daily, none, auto
+    calendar: Calendar | None = None  # a model's stored calendar: used as it is, nothing inferred
     min_rows: int = 2
     # the --transform the data is for: "log-return" needs every value positive; "auto" (also
     # when not known, as in inspect) refuses a few stray zero or negative values in an otherwise

@@ -97,18 +97,25 @@ def _open_compressed(kind: str, raw: bytes, name: str) -> IO[bytes]:
     return archive.open(members[0])
 
 
+def need_pyarrow(name: str) -> None:
+    """DataError saying which extra to install when pyarrow is missing."""
+    try:
+        import pyarrow.parquet  # noqa: F401
+    except ImportError:
+        raise DataError(
+            f"{name}: Parquet; reading it needs pyarrow "
+            f"(pip install 'lstm-forecast[parquet]', the 'parquet' extra)"
+        ) from None
+
+
 def read_parquet(raw: bytes, name: str) -> Table:
     """A Parquet file as a Table of typed columns (needs the optional pyarrow).
 
     A saved pandas index (a DatetimeIndex named Date, say) becomes a column again.
     """
-    try:
-        import pyarrow.parquet as pq
-    except ImportError:
-        raise DataError(
-            f"{name}: a Parquet file; reading it needs pyarrow "
-            f"(pip install 'lstm-forecast[parquet]', the 'parquet' extra)"
-        ) from None
+    need_pyarrow(name)
+    import pyarrow.parquet as pq
+
     try:
         frame = pq.read_table(io.BytesIO(raw)).to_pandas()
     except Exception as exc:  # pyarrow raises its own ArrowException family

@@ -1,0 +1,166 @@
+"""Where predict's and backtest's result rows go: stdout, a file, or database tables.
+
+`--output` names a file (CSV or JSON as --format says, Parquet for a `.parquet` name) or a
+database URL, whose rows go to `--output-table` (without --output: to the database of
+LSTM_FORECAST_DATABASE_URL). Database rows are typed and written in one transaction, and the
+rows of a rerun job replace its earlier ones (`sql_sink`). In Parquet and in databases, dates
+and origins are timestamps (integers for a plain sequence). A forecast row in a database says
+which model made it (`model`, a hash of the model file) and from which origin; a backtest's
+rows say which run (`run`, a hash of its data and settings) and which model or baseline.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from lstm_forecast.errors import ConfigError
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from lstm_forecast.backtest import BacktestResult
+    from lstm_forecast.db_url import Database
+
+PARQUET_SUFFIX = ".parquet"
+METRICS_SUFFIX = "_metrics"
+BACKTEST_KEY = ("run", "model", "series", "origin", "horizon")
+METRICS_KEY = ("run", "model", "series", "horizon")
+POOLED = "(all)"  # the series of metrics pooled over every series; their steps are horizon 0
+
+
+@dataclass(frozen=True)
+class Output:
+    """Where rows go: a file (`path`), a database table (`db`, `table`), or stdout."""
+
+    path: Path | None = None
+    db: Database | None = None
+    table: str | None = None
+
+    def __str__(self) -> str:
+        if self.db is not None:
+            return f"{self.db.shown} table {self.table}"
+        return str(self.path) if self.path is not None else "stdout"
+
+
+def output_for(
+    output: str | None,
+    table: str | None,
+    default_table: str,
+    *,
+    files: bool = True,
+    connect_timeout: float | None = None,
+    wait: float = 0.0,
+) -> Output:
+    """The Output of --output and --output-table, checked before any work is done.
+
+    A URL (or --output-table alone, with the URL in LSTM_FORECAST_DATABASE_URL) is a
+    database; anything else a file path, unless `files` is False (backtest's files go into
+    its report folder).
+    """
+    if output is None and table is None:
+        return Output()
+    from lstm_forecast.db_url import (
+        DEFAULT_CONNECT_TIMEOUT,
+        URL_ENV,
+        Database,
+        database_url,
+        is_url,
+    )
+
+    if output is not None and not is_url(output):
+        if not files:
+            raise ConfigError(
+                f"--output {output}: not a database URL (this command writes its files into "
+                f"--report)"
+            )
+        if table is not None:
+            raise ConfigError(
+                f"--output-table {table}: --output {output} is a file; tables are written "
+                f"to a database URL (--output, or {URL_ENV})"
+            )
+        from lstm_forecast.artifacts import check_writable
+
+        check_writable(output)
+        return Output(path=Path(output))
+    timeout = DEFAULT_CONNECT_TIMEOUT if connect_timeout is None else connect_timeout
+    db = Database(database_url(output), timeout, wait)
+    return Output(db=db, table=table or default_table)
+
+
+def write_forecasts(frame: pd.DataFrame, out: Output, fmt: str) -> int:
+    """predict's rows (with `model` and `origin` for a database) to `out`; rows written."""
+    if out.db is not None:
+        from lstm_forecast import sql_sink
+
+        rows = typed(frame.drop(columns=["actual"], errors="ignore"))
+        spec = sql_sink.table_spec(str(out.table), rows, sql_sink.FORECAST_KEY)
+        return sql_sink.write_table(out.db, spec, rows)
+    if out.path is not None and out.path.suffix.lower() == PARQUET_SUFFIX:
+        from lstm_forecast.parquet import write_parquet
+
+        write_parquet(out.path, typed(frame))
+        return len(frame)
+    from lstm_forecast import render
+
+    render.write_table(frame, out.path, fmt)
+    return len(frame)
+
+
+def write_backtest(result: BacktestResult, out: Output) -> int:
+    """A backtest's forecasts into table NAME and its metrics into NAME_metrics, both in one
+    transaction, keyed by the run and the model; rows written."""
+    from lstm_forecast import sql_sink
+
+    run = result.metrics["settings"]["run"]
+    forecasts = typed(result.forecasts)
+    forecasts.insert(0, "run", run)
+    metrics = metric_rows(result.metrics)
+    metrics.insert(0, "run", run)
+    name = str(out.table)
+    parts = [
+        (sql_sink.table_spec(name, forecasts, BACKTEST_KEY), forecasts),
+        (sql_sink.table_spec(name + METRICS_SUFFIX, metrics, METRICS_KEY), metrics),
+    ]
+    return sql_sink.write_tables(out.db, parts)  # type: ignore[arg-type]
+
+
+def write_parquet_beside(folder: Path, forecasts: pd.DataFrame) -> Path | None:
+    """forecasts.parquet beside backtest's forecasts.csv (typed), when pyarrow is installed."""
+    if importlib.util.find_spec("pyarrow") is None:
+        return None
+    from lstm_forecast.parquet import write_parquet
+
+    path = folder / "forecasts.parquet"
+    write_parquet(path, typed(forecasts))
+    return path
+
+
+def metric_rows(metrics: dict) -> pd.DataFrame:
+    """metrics.csv's rows, pooled (series POOLED) and per series; horizon 0 for all steps."""
+    import pandas as pd
+
+    from lstm_forecast.report import metrics_frame
+
+    parts = [metrics_frame(metrics).assign(series=POOLED)]
+    parts += [metrics_frame(found).assign(series=name) for name, found in metrics["series"].items()]
+    frame = pd.concat(parts, ignore_index=True)
+    frame["horizon"] = frame["horizon"].replace("all", 0).astype("int64")
+    for column in frame.columns.difference(["model", "series", "horizon"]):
+        values = pd.to_numeric(frame[column])
+        frame[column] = values if pd.api.types.is_integer_dtype(values) else values.astype(float)
+    first = ["model", "series", "horizon"]
+    return frame[first + [c for c in frame.columns if c not in first]]
+
+
+def typed(frame: pd.DataFrame) -> pd.DataFrame:
+    """A copy with `date` and `origin` as timestamps (kept as integers for a sequence)."""
+    import pandas as pd
+
+    out = frame.copy()
+    for column in ("origin", "date"):
+        if column in out.columns and not pd.api.types.is_integer_dtype(out[column]):
+            out[column] = pd.to_datetime(out[column], format="ISO8601")
+    return out
