@@ -588,6 +588,7 @@ _LOAD_SETTINGS = (
     "series_col",
     "series",
     "max_gap",
+    "exchange",
 )
 
 

@@ -58,7 +58,7 @@ def test_features_are_searched_as_subsets_of_the_features_given(tmp_path):
     scores = {}
     for features in ("", "parkinson", "Volume,parkinson"):
         point = {**POINT, "hidden": 16, "transform": "diff", "layers": 1, "batch_size": 16}
-        point |= {"chunk": 16, "features": features, "calendar": False}
+        point |= {"chunk": 16, "features": features, "date_features": False}
         trial = optuna.trial.FixedTrial(point)
         scores[features] = tuning.objective(setup, lambda: None)(trial)
         assert trial.user_attrs["config"]["features"] == parse_list(features)
