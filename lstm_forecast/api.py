@@ -33,6 +33,8 @@ if TYPE_CHECKING:
     from lstm_forecast.backtest import BacktestConfig, BacktestResult
     from lstm_forecast.sql_source import Source
     from lstm_forecast.training import TrainResult
+    from lstm_forecast.tune_outcome import TuneResult
+    from lstm_forecast.tuning import TunePlan
 
     # What the functions read: a file path ('-' for stdin; a Parquet file or dataset folder
     # too), a database table or query (`sql_source.Source`), or a Dataset loaded already.
@@ -46,6 +48,7 @@ __all__ = [
     "load_data",
     "predict",
     "train",
+    "tune",
     "update",
 ]
 
@@ -497,3 +500,108 @@ def run_identity(dataset: Dataset, settings: dict) -> str:
     shaping = {k: settings.get(k) for k in ("train", "backtest", "season", "load")}
     text = json.dumps({"data": data_hash(dataset), **shaping}, sort_keys=True, default=str)
     return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+def tune(
+    data: str | Path,
+    model_path: str | Path,
+    config: TrainConfig | None = None,
+    options: LoadOptions | None = None,
+    *,
+    plan: TunePlan | None = None,
+    space: str | Path | None = None,
+    trials: int = 20,
+    timeout: float | None = None,
+    jobs: int = 1,
+    storage: str | None = None,
+    study: str | None = None,
+    settings_path: str | Path | None = None,
+    device: str = "auto",
+    threads: int = 1,
+    wait: float = 0.0,
+    progress: Callable[[int, int, str], None] | None = None,
+) -> TuneResult:
+    """Search the settings of `train` (see `tuning`), score the best once on the untouched
+    stretch, and write its settings file (`settings_path`, default MODEL.toml, read by
+    `train --config`) and its model trained like `train` on all of `data`, under the model's
+    lock. `config` holds the defaults and what is not searched; `space` a --space file.
+
+    Several processes or machines may run this on one `storage` and `study` (default: a
+    SQLite file MODEL.tune.db and the model's file name): `trials` is their total, and only
+    one writes the model for a given best trial.
+    """
+    from lstm_forecast.db_url import optional_module, redact
+
+    optional_module("optuna", "tune", "tune needs")
+    from lstm_forecast import tune_outcome, tuning
+    from lstm_forecast.training import resolve_device
+
+    if str(data) == "-":
+        raise ConfigError("tune reads DATA twice (to search, then to train the best): give a file")
+    base = config or TrainConfig()
+    model_path = Path(model_path)
+    settings_path = Path(settings_path or f"{model_path}.toml")
+    for path in (model_path, settings_path):
+        artifacts.check_writable(path)
+    opts = options or LoadOptions()
+    dataset = load(data, _train_options(opts, base))
+    dev = resolve_device(device).type
+    setup = tuning.prepare(
+        dataset, base, plan or tuning.TunePlan(), space, device=dev, threads=threads
+    )
+    url = tuning.storage_url(storage, model_path)
+    name = study or model_path.name
+    tuning.run(setup, url, name, trials=trials, timeout=timeout, jobs=jobs, progress=progress)
+
+    def write_model(best: TrainConfig) -> None:
+        from lstm_forecast import training
+
+        full = load(data, _train_options(opts, best))  # exactly as `train` reads it
+        result = training.train(full, best, device=dev, threads=threads)
+        _score(result, full)
+        _store(result, full, data, model_path, False, None)
+
+    loaded = {k: v for k, v in asdict(opts).items() if k in _LOAD_SETTINGS and v is not None}
+    if loaded.get("series"):
+        loaded["series"] = ",".join(loaded["series"])
+    with artifacts.model_lock(model_path, wait), _stopped_while("writing the best model"):
+        return tune_outcome.conclude(
+            tuning.open_study(url, name, setup, trials),
+            setup,
+            dataset,
+            url=url,
+            trials=trials,
+            model_path=model_path,
+            settings_path=settings_path,
+            settings_extra={"device": dev, "threads": threads, **loaded},
+            data_name=redact(str(data)),
+            write_model=write_model,
+        )
+
+
+# The data options a settings file repeats, so that `train --config` reads the same data.
+_LOAD_SETTINGS = (
+    "target",
+    "date_col",
+    "date_format",
+    "dayfirst",
+    "series_col",
+    "series",
+    "max_gap",
+)
+
+
+@contextlib.contextmanager
+def _stopped_while(doing: str):
+    """A signal while `doing`: say that nothing was written (training's message speaks of a
+    checkpoint, which only `train` saves)."""
+    from lstm_forecast.errors import Interrupted
+
+    try:
+        yield
+    except Interrupted as exc:
+        raise Interrupted(
+            f"tune stopped by a signal while {doing}; nothing was written, run the same "
+            f"command again to finish",
+            exc.exit_code,
+        ) from None

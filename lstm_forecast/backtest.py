@@ -221,11 +221,17 @@ def run_fits(
 
 
 def forecast_frame(
-    dataset: Dataset, config: TrainConfig, plan: BacktestConfig, fits: list[Fit]
+    dataset: Dataset,
+    config: TrainConfig,
+    plan: BacktestConfig,
+    fits: list[Fit],
+    *,
+    interval_baselines: bool = True,
 ) -> pd.DataFrame:
-    """Long frame: one row per series, origin, horizon step and model."""
+    """Long frame: one row per series, origin, horizon step and model (without the GARCH and
+    EWMA rows when not `interval_baselines`: tuning's trials score the model alone)."""
     season = plan.season or baselines.season_length(dataset.frequency)
-    sampled = set(banded(dataset))
+    sampled = set(banded(dataset)) if interval_baselines else set()
     frames = []
     for fit in fits:
         for s in dataset.series:

@@ -634,6 +634,100 @@ def backtest(
     )
 
 
+@app.command(
+    epilog="Example (nightly cron, resumes where it stopped): lstm-forecast tune prices.csv "
+    "--model best.lstm --trials 50 --timeout 3000 --report tune/ -q"
+)
+@with_options(LOAD_PARAMETERS, TRAIN_PARAMETERS)
+def tune(
+    data: Data,
+    model: ModelPath,
+    trials: Annotated[
+        int,
+        typer.Option(help="Finished (complete or pruned) trials the study should hold in all."),
+    ] = 20,
+    timeout: Annotated[
+        float | None, typer.Option(help="Start no new trial after this many seconds.")
+    ] = None,
+    jobs: Annotated[int, typer.Option(help="Worker processes, one torch thread each.")] = 1,
+    storage: Annotated[
+        str | None,
+        typer.Option(help="Optuna storage URL (default: sqlite:///MODEL.tune.db)."),
+    ] = None,
+    study: Annotated[
+        str | None, typer.Option(help="Study name (default: the model's file name).")
+    ] = None,
+    space: Annotated[
+        Path | None, typer.Option(help="TOML file changing the search space.", show_default=False)
+    ] = None,
+    best_config: Annotated[
+        Path | None,
+        typer.Option("--best-config", help="Settings file to write (default: MODEL.toml)."),
+    ] = None,
+    report: Annotated[
+        Path | None, typer.Option(help="Folder for the tuning report.", show_default=False)
+    ] = None,
+    folds: Annotated[int, typer.Option(help="Walk-forward folds inside the tuning span.")] = 3,
+    step: Annotated[
+        int | None, typer.Option(help="Origins per fold (default: a tenth of the rows).")
+    ] = None,
+    holdout: Annotated[
+        int | None,
+        typer.Option(help="Origins of the untouched final stretch (default: a fifth of the rows)."),
+    ] = None,
+    series: SeriesSel = None,
+    device: DeviceOpt = Device.auto,
+    threads: Threads = None,
+    wait: Annotated[
+        float,
+        typer.Option(
+            help="Seconds to wait for the model's lock (another tune process on the study may "
+            "be writing the same best model).",
+            min=0,
+        ),
+    ] = 600.0,
+    quiet: Quiet = False,
+    print_config: PrintConfig = False,
+    **opts: object,
+) -> dict | None:
+    """Search the training settings on walk-forward folds; score the best once on an untouched
+    final stretch; write its settings (for train --config) and its model."""
+    if print_config:
+        _print_config({**locals(), **opts})
+        return None
+    from lstm_forecast import api
+    from lstm_forecast.tuning import TunePlan
+
+    if report is not None:
+        from lstm_forecast.report import make_folder
+
+        make_folder(report)
+    config, options = _train_config(opts), _load_options(opts, series)
+    return _fit_run(
+        "trials",
+        lambda progress: api.tune(
+            data,
+            model,
+            config,
+            options,
+            plan=TunePlan(folds, step, holdout),
+            space=space,
+            trials=trials,
+            timeout=timeout,
+            jobs=jobs,
+            storage=storage,
+            study=study,
+            settings_path=best_config,
+            device=device.value,
+            threads=threads or 1,
+            wait=wait,
+            progress=progress,
+        ),
+        lambda result: _tuned(result, report, quiet),
+        quiet,
+    )
+
+
 def _fit_run(
     label: str, fit: Callable[[Callable | None], R], finish: Callable[[R], dict | None], quiet: bool
 ) -> dict | None:
@@ -672,6 +766,19 @@ def _reported(result: BacktestResult, folder: Path, quiet: bool, out: OutputTarg
             say(f"wrote {rows} backtest rows to {out} and {out.table}{outputs.METRICS_SUFFIX}")
     if not quiet:
         report.print_summary(result.metrics, folder)
+
+
+def _tuned(result, folder: Path | None, quiet: bool) -> dict:
+    """After tune: the report folder, the summary on stderr; the run record's figures."""
+    if folder is not None:
+        from lstm_forecast import tune_report
+
+        tune_report.write(folder, result.summary)
+    if not quiet:
+        from lstm_forecast import tune_report
+
+        tune_report.print_summary(result.summary, folder)
+    return result.record
 
 
 def _print_config(params: dict) -> None:

@@ -115,11 +115,11 @@ class Database:
         return text
 
 
-def optional_module(name: str, extra: str = "sql") -> Any:
+def optional_module(name: str, extra: str = "sql", what: str = "databases need") -> Any:
     """Import an optional dependency, or say which extra installs it."""
     try:
         return importlib.import_module(name)
     except ImportError:
         raise ConfigError(
-            f"databases need the optional {name} (pip install 'lstm-forecast[{extra}]')"
+            f"{what} the optional {name} (pip install 'lstm-forecast[{extra}]')"
         ) from None

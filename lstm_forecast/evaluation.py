@@ -374,3 +374,16 @@ def compare(new: pd.DataFrame, old: pd.DataFrame) -> Comparison:
         verdict(a["models"], a["dm_test"])[0],
         verdict(b["models"], b["dm_test"])[0],
     )
+
+
+def scaled_crps(frame: pd.DataFrame, model: str = MODEL) -> float:
+    """Mean CRPS (from the quantile columns) of a model's points, each divided by its row's
+    MASE scale, so that series of any size pool, and settings with the same quantile levels
+    compare (the tuning objective; lower is better). NaN for a model without quantiles."""
+    qcols = quantile_columns(frame)
+    rows = frame[frame["model"] == model]
+    q = rows[list(qcols)].to_numpy()
+    if not len(rows) or not np.isfinite(q).any():
+        return math.nan
+    crps = metrics.crps_from_quantiles(rows["actual"].to_numpy(), q, list(qcols.values()))
+    return float(np.nanmean(crps / rows["scale"].to_numpy()))

@@ -13,7 +13,6 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from lstm_forecast.artifacts import atomic_write
 from lstm_forecast.errors import DataError
 
 if TYPE_CHECKING:
@@ -73,6 +72,8 @@ def write_parquet(path: str | Path, frame: pd.DataFrame) -> None:
     """Write `frame` (without its index) as one Parquet file, atomically."""
     pa = _pyarrow()
     import pyarrow.parquet as pq
+
+    from lstm_forecast.artifacts import atomic_write
 
     buffer = io.BytesIO()
     pq.write_table(pa.Table.from_pandas(frame, preserve_index=False), buffer)

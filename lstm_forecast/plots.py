@@ -150,3 +150,41 @@ def loss_plot(forecasts: pd.DataFrame) -> bytes:
 def _quantile_columns(forecasts: pd.DataFrame) -> tuple[str, str]:
     cols = [c for c in forecasts.columns if c.startswith("q") and c[1:].replace(".", "").isdigit()]
     return cols[0], cols[-1]
+
+
+def trials_plot(table: list[dict]) -> bytes:
+    """Each trial's score against its number (pruned ones at their last folds' mean), with the
+    best so far as a step line."""
+    fig = _figure(8, 4)
+    ax = fig.add_subplot()
+    done = [(r["number"], r["value"]) for r in table if r["state"] == "complete"]
+    pruned = [(r["number"], r["last_fold_mean"]) for r in table if r["state"] == "pruned"]
+    if done:
+        x, y = zip(*sorted(done), strict=True)
+        ax.scatter(x, y, color="tab:blue", s=18, label="complete")
+        ax.step(x, np.minimum.accumulate(y), where="post", color="black", lw=1, label="best so far")
+    if pruned:
+        x, y = zip(*pruned, strict=True)
+        ax.scatter(x, y, color="tab:orange", marker="x", s=18, label="pruned (folds so far)")
+    failed = [r["number"] for r in table if r["state"] == "fail"]
+    for number in failed:
+        ax.axvline(number, color="tab:red", lw=0.6, alpha=0.4)
+    ax.set_xlabel("trial number")
+    ax.set_ylabel("mean scaled CRPS over the folds")
+    title = "Score against trial number (lower is better)"
+    if failed:
+        title += f"\nred lines: {len(failed)} failed trial(s)"
+    ax.set_title(title, fontsize=10)
+    ax.legend(fontsize=8)
+    return _png(fig)
+
+
+def importance_plot(importances: dict[str, float]) -> bytes:
+    """Parameter importances as horizontal bars, the most important on top."""
+    names = list(importances)[::-1]
+    fig = _figure(7, 0.4 * len(names) + 1.2)
+    ax = fig.add_subplot()
+    ax.barh(names, [importances[n] for n in names], color="tab:blue")
+    ax.set_xlabel("importance (PED-ANOVA)")
+    ax.set_title("Which settings mattered to the score", fontsize=10)
+    return _png(fig)

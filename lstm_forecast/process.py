@@ -174,6 +174,8 @@ def _write_log(
     import json
     import time
 
+    from lstm_forecast.db_url import redact
+
     record = {
         "command": argv[0] if argv else None,
         "argv": [redact(arg) for arg in argv],

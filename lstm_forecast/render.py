@@ -48,10 +48,15 @@ def _fit_step(fit: Fit | None, done: int, total: int) -> tuple[int, int | None, 
     return done, total, note
 
 
+def _trial_step(done: int, total: int, note: str) -> tuple[int, int | None, str]:
+    return done, total, note
+
+
 # Progress bar label -> the api's progress callback arguments as (done, total, note).
 STEPS: dict[str, Callable[..., tuple[int, int | None, str]]] = {
     "epoch": _epoch_step,  # api.train and api.update: one call per epoch
     "backtest fits": _fit_step,  # api.backtest: one call per fitted fold
+    "trials": _trial_step,  # api.tune: finished trials of the study, after each trial
 }
 
 

@@ -394,16 +394,30 @@ def to_html(doc: list[Block]) -> str:
 
 def write(folder: str | Path, metrics: dict, forecasts: pd.DataFrame) -> list[Path]:
     """Write every report file into `folder` (created if needed); returns their paths."""
+    make_folder(folder)
+    files: dict[str, str | bytes] = {
+        "metrics.json": json.dumps(clean(metrics), indent=2, allow_nan=False) + "\n",
+        "metrics.csv": csv_text(metrics_frame(metrics)),
+        "forecasts.csv": csv_text(forecasts),
+    }
+    return write_files(folder, files, blocks(metrics, forecasts))
+
+
+def make_folder(folder: str | Path) -> Path:
+    """The report folder, created if needed (before the work, so a bad path fails at once)."""
     folder = Path(folder)
     try:
         folder.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise ConfigError(f"--report {folder}: cannot create the folder ({exc})") from None
-    doc = blocks(metrics, forecasts)
-    files: dict[str, str | bytes] = {
-        "metrics.json": json.dumps(clean(metrics), indent=2, allow_nan=False) + "\n",
-        "metrics.csv": _csv(metrics_frame(metrics)),
-        "forecasts.csv": _csv(forecasts),
+    return folder
+
+
+def write_files(folder: str | Path, files: dict[str, str | bytes], doc: list[Block]) -> list[Path]:
+    """Write `files` and the document (report.md with its PNGs, report.html) atomically."""
+    folder = make_folder(folder)
+    files = {
+        **files,
         **{f"{b.text}.png": b.png for b in doc if b.kind == "image"},
         "report.md": to_markdown(doc),
         "report.html": to_html(doc),
@@ -413,7 +427,7 @@ def write(folder: str | Path, metrics: dict, forecasts: pd.DataFrame) -> list[Pa
     return [folder / name for name in files]
 
 
-def _csv(frame: pd.DataFrame) -> str:
+def csv_text(frame: pd.DataFrame) -> str:
     buf = io.StringIO()
     frame.to_csv(buf, index=False, lineterminator="\n")  # full precision: exact round trip
     return buf.getvalue()
@@ -423,22 +437,27 @@ def _csv(frame: pd.DataFrame) -> str:
 # terminal
 
 
-def print_summary(metrics: dict, folder: str | Path) -> None:
-    """The headline table and the verdict on stderr."""
-    console = stderr_console()
-    columns, rows = headline(metrics, TERMINAL, {})
-    st = metrics["settings"]
-    table = Table(
-        title=f"Backtest: {st['backtest']['folds']} folds x {st['backtest']['step']} origins, "
-        f"horizon 1-{st['train']['horizon']} (pooled)",
-        title_justify="left",
-    )
+def terminal_table(title: str, columns: list[str], rows: list[list[str]]) -> Table:
+    """A table for the terminal: names on the left, figures right-aligned."""
+    table = Table(title=title, title_justify="left")
     table.add_column(columns[0], no_wrap=True)
     for col in columns[1:]:
         table.add_column(col, justify="right")
     for row in rows:
         table.add_row(*row)
-    console.print(table)
+    return table
+
+
+def print_summary(metrics: dict, folder: str | Path) -> None:
+    """The headline table and the verdict on stderr."""
+    console = stderr_console()
+    columns, rows = headline(metrics, TERMINAL, {})
+    st = metrics["settings"]
+    title = (
+        f"Backtest: {st['backtest']['folds']} folds x {st['backtest']['step']} origins, "
+        f"horizon 1-{st['train']['horizon']} (pooled)"
+    )
+    console.print(terminal_table(title, columns, rows))
     console.print(metrics["verdict"])
     console.print(metrics["interval_verdict"])
     console.print(f"report written to {folder}/report.html")

@@ -122,3 +122,21 @@ def parse_quantiles(text: str) -> list[float]:
         return [float(t) for t in parse_list(text)]
     except ValueError:
         raise ConfigError(f"--quantiles: not a list of numbers: {text!r}") from None
+
+
+def train_toml(config: TrainConfig, extra: dict, comments: list[str]) -> str:
+    """A config file that `train --config` reads: a [train] table of every option that decides
+    what it learns (lists written as the options take them), then `extra` options (threads,
+    device, data options), each value exactly (floats round-trip)."""
+    import json
+
+    values = config.to_dict()
+    if values["clip"] == TrainConfig().clip:  # not a command-line option
+        del values["clip"]
+    values["quantiles"] = ",".join(repr(q) for q in values["quantiles"])
+    values["features"] = ",".join(values["features"])
+    lines = [f"# {c}" for c in comments] + ["[train]"]
+    for key, value in {**values, **extra}.items():
+        if value is not None:
+            lines.append(f"{key} = {json.dumps(value)}")
+    return "\n".join(lines) + "\n"

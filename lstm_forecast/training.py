@@ -292,8 +292,9 @@ class Trainer:
 
 
 @contextmanager
-def _signals() -> Iterator[Callable[[], int | None]]:
-    """Turn SIGINT/SIGTERM into a flag the loop checks between batches."""
+def catch_signals() -> Iterator[Callable[[], int | None]]:
+    """Turn SIGINT/SIGTERM into a flag that a loop checks at safe points (the signal number, or
+    None); the previous handlers come back on exit."""
     caught: list[int] = []
 
     def handler(signum: int, _frame: object) -> None:
@@ -394,7 +395,7 @@ def _train(
 
     started = time.perf_counter()
     windows_done = 0
-    with _signals() as caught:
+    with catch_signals() as caught:
 
         def stop() -> bool:  # true on every rank as soon as any rank caught a signal
             return distributed.any_rank(caught() is not None, dev)

@@ -10,9 +10,11 @@ import pytest
 from helpers import (
     BOKEH,
     GLOBAL_CONFIG,
+    TUNE_ARGS,
     WALK_CONFIG,
     random_walk_prices,
     run_cli,
+    tune_files,
     write_prices,
 )
 from lstm_forecast import api
@@ -76,3 +78,28 @@ def database_url(request, tmp_path) -> str:
     name = f"t_{uuid.uuid4().hex[:12]}"
     server.sql(f"CREATE DATABASE {name}")
     return server.url(name)
+
+
+@pytest.fixture(scope="session")
+def tuned(tmp_path_factory):
+    """One `lstm-forecast tune` of a small seasonal series with --report and --log-file:
+    {"data", "space", "model", "settings", "report", "log", "proc", "args"}."""
+    folder = tmp_path_factory.mktemp("tune")
+    data, space = tune_files(folder)
+    model = folder / "best.lstm"
+    args = [
+        "tune", data, "--model", model, "--space", space, "--trials", 5, *TUNE_ARGS,
+        "--report", folder / "report", "--log-file", folder / "runs.jsonl",
+    ]  # fmt: skip
+    proc = run_cli(*args)
+    assert proc.returncode == 0, proc.stderr
+    return {
+        "data": data,
+        "space": space,
+        "model": model,
+        "settings": folder / "best.lstm.toml",
+        "report": folder / "report",
+        "log": folder / "runs.jsonl",
+        "proc": proc,
+        "args": args,
+    }

@@ -290,6 +290,57 @@ def store_lake(root: Path, frame: pd.DataFrame) -> Path:
     return root
 
 
+# ---------------------------------------------------------------------------------------------
+# tune: a small seasonal series, a tiny search space, the study's trials
+
+TUNE_SPACE = """\
+lookback = {low = 8, high = 16}
+hidden = {choices = [4, 8]}
+layers = 1
+chunk = 8
+batch_size = 16
+date_features = false
+"""
+# Tiny networks, one epoch, two folds of 30 origins, 40 untouched origins.
+TUNE_ARGS = (
+    "--horizon 3 --lookback 12 --hidden 8 --layers 1 --epochs 1 --patience 1 --folds 2 "
+    "--step 30 --holdout 40 --threads 1 --quiet"
+).split()
+
+
+def write_season(path: Path, n: int = 300, seed: int = 0) -> Path:
+    """Daily values with a weekly and a monthly season and noise, all positive."""
+    rng = np.random.default_rng(seed)
+    t = np.arange(n)
+    values = 10 + 2 * np.sin(2 * np.pi * t / 7) + np.sin(2 * np.pi * t / 30) + rng.normal(0, 0.3, n)
+    dates = pd.date_range("2020-01-01", periods=n, freq="D").strftime("%Y-%m-%d")
+    pd.DataFrame({"Date": dates, "y": values}).to_csv(path, index=False)
+    return path
+
+
+def tune_files(folder: Path) -> tuple[Path, Path]:
+    """(data, space file) for a tune in `folder`."""
+    space = folder / "space.toml"
+    space.write_text(TUNE_SPACE)
+    return write_season(folder / "season.csv"), space
+
+
+def study_trials(url: str, name: str) -> list:
+    """The frozen trials of a study (Optuna reads the storage)."""
+    import optuna
+
+    optuna.logging.set_verbosity(optuna.logging.ERROR)
+    return optuna.load_study(study_name=name, storage=url).get_trials()
+
+
+def states(trials: list) -> dict[str, int]:
+    """Trials by state name: {"COMPLETE": 3, "PRUNED": 1, ...}."""
+    out: dict[str, int] = {}
+    for t in trials:
+        out[t.state.name] = out.get(t.state.name, 0) + 1
+    return out
+
+
 def broken_file_test(cases: dict[str, tuple[str | bytes, list[str]]]):
     """A test over `cases` (name -> (file contents, words)): loading each fails with those words."""
     import pytest

@@ -147,9 +147,9 @@ def _clean_series(
         stray_signs(part, who, target, report.name)
     for f in features:
         check_values(part, who, f, f, False, report.name)
-        holes = int(part[f].isna().sum())
-        if holes:
-            report.notes.append(f"{who}: filled {count(holes, 'missing value')} in feature '{f}'")
+        missing = int(part[f].isna().sum())
+        if missing:
+            report.notes.append(f"{who}: filled {count(missing, 'missing value')} in feature '{f}'")
             part[f] = part[f].ffill().bfill()
     report.warnings.extend(spike_warnings(part, who, target))
     if dated:
