@@ -70,6 +70,10 @@ def small_app() -> typer.Typer:
     return app
 
 
+RENAMED = {"calendar": "--calendar was renamed to --date-features; for trading calendars use "
+           "--exchange"}  # fmt: skip
+
+
 @pytest.fixture
 def run_app(monkeypatch, capsys):
     """Run the small app as `lstm-forecast ARGS...`: (exit code, stdout, stderr)."""
@@ -81,7 +85,7 @@ def run_app(monkeypatch, capsys):
         handler = signal.getsignal(signal.SIGTERM)
         try:
             with pytest.raises(SystemExit) as exit_info:
-                process.run(small_app())
+                process.run(small_app(), RENAMED)
         finally:
             signal.signal(signal.SIGTERM, handler)
         out, err = capsys.readouterr()
@@ -207,10 +211,6 @@ def test_config_file_mistakes_are_named(run_app, tmp_path, text, message):
     assert code == 1 and err == f"lstm-forecast: error: {tmp_path}/none.toml: no such config file\n"
 
 
-RENAMED = {"calendar": "--calendar was renamed to --date-features; for trading calendars use "
-           "--exchange"}  # fmt: skip
-
-
 @pytest.mark.parametrize(
     ("args", "env", "config", "where"),
     [
@@ -223,18 +223,15 @@ RENAMED = {"calendar": "--calendar was renamed to --date-features; for trading c
     ],
 )
 def test_a_renamed_option_is_a_usage_error_saying_what_to_use(
-    monkeypatch, capsys, tmp_path, args, env, config, where
+    run_app, monkeypatch, tmp_path, args, env, config, where
 ):
     for name, value in env.items():
         monkeypatch.setenv(name, value)
     if config:
         (tmp_path / "c.toml").write_text(config)
         args = [*args, "--config", str(tmp_path / "c.toml")]
-    monkeypatch.setattr(sys, "argv", ["lstm-forecast", *args])
-    with pytest.raises(SystemExit) as exit_info:
-        process.run(small_app(), RENAMED)
-    out, err = capsys.readouterr()
-    assert exit_info.value.code == 2 and out == ""
+    code, out, err = run_app(*args)
+    assert code == 2 and out == ""
     assert err.endswith(
         f"Error: {where.replace('c.toml', str(tmp_path / 'c.toml'))}{RENAMED['calendar']}\n"
     )
