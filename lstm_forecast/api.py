@@ -16,6 +16,7 @@ import contextlib
 import time
 from collections.abc import Callable
 from dataclasses import asdict, replace
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -83,12 +84,15 @@ def train(
     wait: float = 0.0,
     notify: Callable[[str], None] | None = None,
     interval_baselines: bool = False,
+    checkpoint_every: int | None = None,
 ) -> TrainResult:
     """Train on `data` and write the model to `model_path` atomically, under its lock.
 
     With `keep_better`, an existing model is replaced only when the new one does at least as
     well on the new model's validation tail (`result.card.kept` says which was kept). Under
-    torchrun only rank 0 takes the lock and writes; the other ranks just train.
+    torchrun each rank reads only its share of the series of a Parquet dataset (`shards`), and
+    only rank 0 takes the lock and writes. `checkpoint_every` steps a checkpoint is written
+    beside the model (also when a signal stops training); `resume` continues from it.
     `interval_baselines` sets GARCH(1,1)-t and EWMA bands beside the model's intervals in the
     validation table (it imports arch and scipy: about 2 s).
     """
@@ -96,34 +100,61 @@ def train(
 
     config = config or TrainConfig()
     artifacts.check_writable(model_path)  # before the work, not after it
-    dataset = data if isinstance(data, Dataset) else load(data, _train_options(options, config))
-    ckpt_path = artifacts.checkpoint_path(model_path)
     writer = distributed.rank() == 0
-    if writer and dataset is not data:
-        _warn(notify, dataset.warnings)
-    with artifacts.model_lock(model_path, wait) if writer else contextlib.nullcontext():
-        resume_from = _resume_state(ckpt_path, dataset, config) if resume else None
+    with distributed.process_group(training.resolve_device(device)):
+        dataset = data if isinstance(data, Dataset) else _load_shard(data, options, config)
+        if writer and dataset is not data:
+            _warn(notify, dataset.warnings)
+            if notify and (shown := dataset.details.get("shards")):
+                notify(shown)
+        ckpt_path = artifacts.checkpoint_path(model_path)
+        with artifacts.model_lock(model_path, wait) if writer else contextlib.nullcontext():
+            resume_from = _resume_state(ckpt_path, config) if resume else None
 
-        def save_ckpt(tensors: dict, state: dict) -> None:
-            state["data_hash"] = training.data_hash(dataset)
-            artifacts.save_checkpoint(ckpt_path, tensors, state)
-            if notify:
-                notify(f"checkpoint saved to {ckpt_path}")
-
-        result = training.train(
-            dataset,
-            config,
-            device=device,
-            threads=threads,
-            progress=progress,
-            checkpoint=save_ckpt,
-            resume_from=resume_from,
-        )
-        _score(result, dataset, interval_baselines)
-        if writer:
-            _store(result, dataset, data, model_path, keep_better, notify)
-            ckpt_path.unlink(missing_ok=True)
+            result = training.train(
+                dataset,
+                config,
+                device=device,
+                threads=threads,
+                progress=progress,
+                checkpoint=partial(artifacts.save_checkpoint, ckpt_path),
+                checkpoint_every=checkpoint_every,
+                resume_from=resume_from,
+            )
+            scored = replace(dataset, series=result.scored)
+            _score(result, scored, interval_baselines)
+            if writer:
+                _store(result, scored, data, model_path, keep_better, notify)
+                ckpt_path.unlink(missing_ok=True)
     return result
+
+
+def _load_shard(data: str | Path | Source, options: LoadOptions | None, config: TrainConfig):
+    """The data as this process trains on it: under torchrun, a Parquet dataset's series of
+    this rank's shard alone (`shards`); the whole data otherwise. The ranks' loader decisions
+    (frequency, calendar) must agree, and rank 0 gets every rank's warnings."""
+    from lstm_forecast import distributed, shards
+
+    opts = _train_options(options, config)
+    plan = shards.shard_options(data, opts, distributed.rank(), distributed.world_size())
+    if plan is None:
+        return load(data, opts)
+    dataset = load(data, plan[0])
+    found = distributed.gather((dataset.frequency, dataset.exchange, dataset.warnings))
+    if len({(frequency, exchange) for frequency, exchange, _ in found}) > 1:
+        seen = "; ".join(f"rank {r}: {f} on {e}" for r, (f, e, _) in enumerate(found))
+        raise DataError(
+            f"{dataset.source}: the shards of the series differ in frequency or trading "
+            f"calendar ({seen}); give --exchange to settle it"
+        )
+    sizes = distributed.gather((len(dataset.series), sum(len(x) for x in dataset.series)))
+    rows = "; ".join(f"rank {i}: {n:,} series, {r:,} rows" for i, (n, r) in enumerate(sizes))
+    shown = f"{len(sizes)} processes each read only their share of {plan[1]:,} series ({rows})"
+    return replace(
+        dataset,
+        warnings=[w for _, _, held in found for w in held],
+        details={**dataset.details, "rows": sum(r for _, r in sizes), "shards": shown},
+    )
 
 
 def update(
@@ -178,12 +209,10 @@ def _warn(notify: Callable[[str], None] | None, warnings: list[str]) -> None:
             notify(f"warning: {warning}")
 
 
-def _resume_state(ckpt_path: Path, dataset: Dataset, config: TrainConfig) -> tuple[dict, dict]:
-    from lstm_forecast import training
-
+def _resume_state(ckpt_path: Path, config: TrainConfig) -> tuple[dict, dict]:
+    """The checkpoint's tensors and state, when made with these settings (training checks
+    that it was made on the same data)."""
     saved, tensors = artifacts.load_checkpoint(ckpt_path)
-    if saved.get("data_hash") != training.data_hash(dataset):
-        raise ConfigError(f"{ckpt_path}: the checkpoint was made on other data")
     if TrainConfig.from_dict(saved["config"]) != config:
         raise ConfigError(
             f"{ckpt_path}: the checkpoint was made with other settings; "
@@ -200,6 +229,12 @@ def _score(result: TrainResult, dataset: Dataset, interval_baselines: bool = Fal
         dataset, result.card, result.validation, interval_baselines=interval_baselines
     )
     result.card.evaluation = evaluation.validation_table(frame, result.card.calibration.shrink)
+    if len(result.scored) < result.series_count:
+        result.card.evaluation["sampled"] = {
+            "series": len(result.scored),
+            "of": result.series_count,
+            "val_origins": result.card.config.val_origins,
+        }
 
 
 def _store(

@@ -209,6 +209,14 @@ TRAIN_OPTIONS: dict[str, tuple[type, str]] = {
     "val_size": (float, "Validation tail: fraction of rows, or a row count."),
     "batch_size": (int, "Segments per optimiser step."),
     "chunk": (int, "Training windows per segment."),
+    "steps_per_epoch": (
+        int | None,
+        "Optimiser steps per epoch at most, drawn across all series (default: every segment).",
+    ),
+    "val_origins": (
+        int,
+        "Validation origins scored at most: beyond it, a seeded sample of whole series.",
+    ),
     "lr": (float, "Peak learning rate (cosine schedule)."),
     "weight_decay": (float, "AdamW weight decay."),
     "seed": (int, "Random seed."),
@@ -374,6 +382,14 @@ def train(
     resume: Annotated[
         bool, typer.Option(help="Continue from the checkpoint beside the model.")
     ] = False,
+    checkpoint_every: Annotated[
+        int | None,
+        typer.Option(
+            help="Also write the checkpoint every this many optimiser steps, so a lost process "
+            "or node costs at most that much work (--resume continues from it).",
+            min=1,
+        ),
+    ] = None,
     keep_better: KeepBetter = False,
     wait: Wait = 0.0,
     nproc: Annotated[
@@ -419,6 +435,7 @@ def train(
             wait=wait,
             notify=None if quiet else say,
             interval_baselines=interval_baselines,
+            checkpoint_every=checkpoint_every,
         ),
         lambda result: _trained(result, model, quiet),
         quiet,

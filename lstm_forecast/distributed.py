@@ -15,7 +15,7 @@ import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import timedelta
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypeVar
 
 from lstm_forecast.errors import ForecastError
 
@@ -23,6 +23,7 @@ if TYPE_CHECKING:
     import torch
 
 PEER_ERROR = re.compile(r"gloo|nccl|connection|timed out|timeout", re.IGNORECASE)
+T = TypeVar("T")
 TIMEOUT_S = float(os.environ.get("LSTM_FORECAST_DIST_TIMEOUT", "60"))
 
 
@@ -45,13 +46,15 @@ def process_group(device: torch.device) -> Iterator[torch.device]:
     """Join the job's process group (gloo on CPU, NCCL on GPU) for the block; yield the device.
 
     On GPU each rank takes cuda:LOCAL_RANK. A collective that waits longer than TIMEOUT_S for
-    a peer (dead or stuck) fails, and so does a peer's dropped connection: PeerLost.
+    a peer (dead or stuck) fails, and so does a peer's dropped connection: PeerLost. Inside a
+    block of its own (the API joins before loading, training again) it yields `device`.
     """
-    if world_size() == 1:
+    import torch.distributed as dist
+
+    if world_size() == 1 or dist.is_initialized():  # a plain run, or a group joined already
         yield device
         return
     import torch
-    import torch.distributed as dist
 
     if device.type == "cuda":
         device = torch.device("cuda", int(os.environ.get("LOCAL_RANK", "0")))
@@ -89,6 +92,17 @@ def all_sum(values: torch.Tensor) -> torch.Tensor:
 
         dist.all_reduce(values)
     return values
+
+
+def gather(obj: T) -> list[T]:
+    """`obj` from every rank, in rank order, on every rank (`[obj]` in a plain run)."""
+    if world_size() == 1:
+        return [obj]
+    import torch.distributed as dist
+
+    out: list = [None] * world_size()
+    dist.all_gather_object(out, obj)
+    return out
 
 
 def any_rank(flag: bool, device: torch.device) -> bool:

@@ -34,14 +34,24 @@ class LSTMForecaster(nn.Module):
         self.drop = nn.Dropout(spec.dropout)
         self.head = nn.Linear(spec.hidden, spec.horizon * spec.n_quantiles)
 
-    def forward(self, x: torch.Tensor, series_ids: torch.Tensor | None = None) -> torch.Tensor:
-        """x (batch, time, inputs) -> (batch, time, horizon, quantiles) normalised quantiles."""
+    def forward(
+        self,
+        x: torch.Tensor,
+        series_ids: torch.Tensor | None = None,
+        keep: torch.Tensor | None = None,
+    ) -> torch.Tensor:
+        """x (batch, time, inputs) -> (batch, time, horizon, quantiles) normalised quantiles.
+
+        `keep` (batch, time, hidden) is the dropout mask of the LSTM's output, already scaled
+        (training draws it per segment, so that any number of processes drop the same units);
+        without it, the output goes through ordinary dropout."""
         if self.embed is not None:
             assert series_ids is not None
             e = self.embed(series_ids)[:, None, :].expand(-1, x.shape[1], -1)
             x = torch.cat([x, e.to(x.dtype)], dim=-1)
         out, _ = self.lstm(x)
-        raw = self.head(self.drop(out)).view(*out.shape[:2], self.horizon, self.n_quantiles)
+        out = self.drop(out) if keep is None else out * keep.to(out.dtype)
+        raw = self.head(out).view(*out.shape[:2], self.horizon, self.n_quantiles)
         return monotone(raw.float(), self.median_index)
 
 

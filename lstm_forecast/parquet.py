@@ -9,6 +9,8 @@ skipped. Rows stream in batches. Writing goes through a temporary file renamed i
 from __future__ import annotations
 
 import io
+import json
+from collections import Counter
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -19,6 +21,8 @@ if TYPE_CHECKING:
     import pandas as pd
 
 BATCH_ROWS = 65_536
+# A file's footer may list its series with their row counts: {"AAPL": 5031, ...} as JSON.
+SERIES_ROWS = b"lstm_forecast.series_rows"
 
 
 def is_parquet(path: str | Path) -> bool:
@@ -66,6 +70,31 @@ def read_batches(
             yield batch.to_pandas(date_as_object=False)
     except (pa.ArrowException, OSError) as exc:
         raise DataError(f"{path}: unreadable Parquet data ({_short(exc)})") from None
+
+
+def series_rows(path: str | Path, column: str) -> dict[str, int]:
+    """Rows per series of a file or dataset, read from metadata where it has them: a footer's
+    SERIES_ROWS list, else a file's hive partition value of `column` (with the footer's row
+    count); only files with neither have their `column` read (alone)."""
+    pa = _pyarrow()
+    import pyarrow.dataset as ds
+
+    counts: Counter[str] = Counter()
+    try:
+        for fragment in _dataset(path).get_fragments():
+            footer = fragment.metadata
+            listed = (footer.metadata or {}).get(SERIES_ROWS)
+            key = ds.get_partition_keys(fragment.partition_expression).get(column)
+            if listed is not None:
+                counts.update(json.loads(listed))
+            elif key is not None:
+                counts[str(key)] += footer.num_rows
+            else:
+                values = fragment.to_table(columns=[column]).column(column).to_pandas()
+                counts.update(values.astype(str).value_counts().to_dict())
+    except (pa.ArrowException, OSError, ValueError) as exc:
+        raise DataError(f"{path}: unreadable Parquet data ({_short(exc)})") from None
+    return dict(counts)
 
 
 def write_parquet(path: str | Path, frame: pd.DataFrame) -> None:

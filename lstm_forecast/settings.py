@@ -32,6 +32,8 @@ class TrainConfig:
     val_size: float = 0.2
     batch_size: int = 32  # segments per step; each holds `chunk` training windows
     chunk: int = 16
+    steps_per_epoch: int | None = None  # optimiser steps per epoch at most (None: every segment)
+    val_origins: int = 50_000  # validation origins scored at most (whole series, sampled)
     lr: float = 3e-3
     weight_decay: float = 1e-4
     clip: float = 1.0
@@ -61,6 +63,11 @@ class TrainConfig:
             ),
             (self.batch_size >= 1, "--batch-size must be at least 1"),
             (self.chunk >= 1, "--chunk must be at least 1"),
+            (
+                self.steps_per_epoch is None or self.steps_per_epoch >= 1,
+                "--steps-per-epoch must be at least 1",
+            ),
+            (self.val_origins >= 1, "--val-origins must be at least 1"),
             (self.lr > 0, "--lr must be positive"),
             (self.transform in TRANSFORMS, f"--transform must be one of {', '.join(TRANSFORMS)}"),
             (all(0 < q < 1 for q in self.quantiles), "--quantiles must lie strictly in (0, 1)"),

@@ -7,8 +7,12 @@ targets), so consecutive windows share their recurrent work instead of recomputi
 lookback of history. All data lives in one tensor; batches are index gathers. Validation uses
 the same segments (forward only), so it costs a fraction of an epoch.
 
-Under torchrun every rank draws the same shuffled segments and takes its own slice of each
-global batch; DDP averages the gradients, so the optimiser steps match a single process's.
+Under torchrun every rank draws the same shuffled segments of the whole universe (it knows
+every series' length, not its values) and computes the loss of those in each global batch that
+it holds: its own series when each rank read only its shard (`shards`), else every world-th
+segment. DDP averages the gradients, weighted so that a step is the one a single process takes
+on the whole batch. `steps_per_epoch` caps the optimiser steps of an epoch; checkpoints can be
+taken every so many steps and resumed at that step with any number of ranks.
 """
 
 from __future__ import annotations
@@ -29,7 +33,7 @@ import torch
 from lstm_forecast import calibration, distributed, windows
 from lstm_forecast.errors import ConfigError, DataError, Interrupted
 from lstm_forecast.formats import timestamp
-from lstm_forecast.loading import Dataset
+from lstm_forecast.loading import Dataset, Series
 from lstm_forecast.model import LSTMForecaster, pinball
 from lstm_forecast.optim import AdamW
 from lstm_forecast.settings import TrainConfig
@@ -58,12 +62,15 @@ Forecasts = dict[str, tuple[np.ndarray, np.ndarray]]
 
 @dataclass
 class TrainResult:
-    """A trained model: its weights and card, and its forecasts on the validation tail (each
-    half of the tail calibrated on the other), which `evaluation` turns into the table."""
+    """A trained model: its weights and card, and its forecasts on the validation tails of the
+    scored series (each half of a tail calibrated on the other), which `evaluation` turns into
+    the table."""
 
     weights: dict[str, np.ndarray]
     card: ModelCard
     validation: Forecasts
+    scored: list[Series]  # the series of `validation` (a sample of them all, at scale)
+    series_count: int  # series trained on
 
     @property
     def meta(self) -> dict:
@@ -115,12 +122,23 @@ def resolve_device(device: str) -> torch.device:
 
 def data_hash(dataset: Dataset) -> str:
     """A short fingerprint of the data trained on (names, timestamps and values)."""
+    return combined_hash({s.name: series_digest(s) for s in dataset.series})
+
+
+def series_digest(series) -> bytes:
+    """One series' fingerprint: its name, timestamps, values and features."""
+    h = hashlib.sha256(series.name.encode())
+    for array in (series.index, series.values, series.features):
+        h.update(np.ascontiguousarray(array).tobytes())
+    return h.digest()
+
+
+def combined_hash(digests: dict[str, bytes]) -> str:
+    """The fingerprint of a universe from its series' digests, in name order (so the ranks of
+    a sharded job, each holding some series, agree with a process holding them all)."""
     h = hashlib.sha256()
-    for s in dataset.series:
-        h.update(s.name.encode())
-        h.update(np.ascontiguousarray(s.index).tobytes())
-        h.update(np.ascontiguousarray(s.values).tobytes())
-        h.update(np.ascontiguousarray(s.features).tobytes())
+    for name in sorted(digests):
+        h.update(digests[name])
     return h.hexdigest()[:16]
 
 
@@ -163,97 +181,171 @@ def split(dataset: Dataset, config: TrainConfig, transform: str) -> list[SeriesP
     return parts
 
 
+@dataclass
+class Layout:
+    """Every series the model learns, in model order (the index is the series' embedding id),
+    as all ranks agree on it from lengths alone: rows, training rows, and where this rank holds
+    the series' data (-1: another rank does). `sharded`: each rank holds only its own series
+    (else every rank holds all of them)."""
+
+    names: list[str]
+    rows: np.ndarray
+    n_train: np.ndarray
+    local: np.ndarray
+    sharded: bool
+
+    @classmethod
+    def agree(cls, parts: list[SeriesPart]) -> Layout:
+        """The layout of every rank's parts (a collective under torchrun)."""
+        held = distributed.gather([(p.name, len(p.prep.y), p.n_train) for p in parts])
+        sharded = any(h != held[0] for h in held)
+        every = [item for h in held for item in h] if sharded else held[0]
+        names = [name for name, _, _ in every]
+        if len(set(names)) < len(names):
+            raise DataError("a series was read by more than one training process")
+        mine = {p.name: i for i, p in enumerate(parts)}
+        return cls(
+            names,
+            np.array([r for _, r, _ in every], dtype="int64"),
+            np.array([t for _, _, t in every], dtype="int64"),
+            np.array([mine.get(n, -1) for n in names], dtype="int64"),
+            sharded,
+        )
+
+
+def scored_series(layout: Layout, config: TrainConfig) -> np.ndarray:
+    """The series whose validation tails are scored (ids, ascending): all of them, or when their
+    tails hold more than `config.val_origins` origins, a seeded sample of whole series holding
+    about that many (whole tails, so the tests on consecutive origins stay valid)."""
+    first = np.maximum(layout.n_train - 1, config.lookback - 1)
+    counts = np.maximum(layout.rows - config.horizon - first, 0)
+    order = np.random.default_rng([config.seed, 1]).permutation(len(counts))
+    if counts.sum() <= config.val_origins:
+        return np.flatnonzero(counts)
+    upto = int(np.searchsorted(np.cumsum(counts[order]), config.val_origins)) + 1
+    return np.sort(order[:upto][counts[order[:upto]] > 0])
+
+
 class Trainer:
     """Owns the model, optimiser and resident data for one training run."""
 
-    def __init__(self, parts: list[SeriesPart], config: TrainConfig, device: torch.device) -> None:
-        self.parts, self.config, self.device = parts, config, device
-        self.spec = ModelSpec.for_training(config, parts[0].prep.x.shape[1], len(parts))
+    def __init__(
+        self, parts: list[SeriesPart], layout: Layout, config: TrainConfig, device: torch.device
+    ) -> None:
+        self.parts, self.layout, self.config, self.device = parts, layout, config, device
+        self.spec = ModelSpec.for_training(config, parts[0].prep.x.shape[1], len(layout.names))
         torch.manual_seed(config.seed)
         self.model = LSTMForecaster(self.spec).to(device)
         self.opt = AdamW(self.model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
         self.quantiles = torch.tensor(config.quantiles, device=device)
-        offsets = np.cumsum([0] + [len(p.prep.y) for p in parts])
-        self.offsets = offsets[:-1]
+        offsets = np.cumsum([0] + [len(p.prep.y) for p in parts])[:-1]
+        self.base = np.where(layout.local >= 0, offsets[layout.local], -1)  # first row of each
         self.x = torch.from_numpy(np.concatenate([p.prep.x for p in parts])).to(device)
         self.y = torch.from_numpy(
             np.nan_to_num(np.concatenate([p.targets for p in parts])).astype("float32")
         ).to(device)
-        self.n_windows = sum(p.train_origins[1] - p.train_origins[0] + 1 for p in parts)
-        self.chunk = max(
-            1, min(config.chunk, *(p.train_origins[1] - p.train_origins[0] + 1 for p in parts))
-        )
+        self.train_last = layout.n_train - 1 - config.horizon
+        spans = self.train_last - (config.lookback - 1) + 1
+        self.n_windows = int(spans.sum())
+        self.chunk = max(1, min(config.chunk, int(spans.min())))
         self.autocast = device.type == "cuda"
         self.rank, self.world = distributed.rank(), distributed.world_size()
         self.net = distributed.wrap(self.model)
         self.pos = torch.arange(config.lookback - 1 + self.chunk, device=device)
         self.jpos = torch.arange(self.chunk, device=device)
-        val = [p.val_origins for p in parts]
-        self.val_segs = self.segments([(v[0], v[-1]) if len(v) else (0, -1) for v in val], 0)
+        self.scored = scored_series(layout, config)
+        self.val_first = np.maximum(layout.n_train - 1, config.lookback - 1)
+        self.val_last = layout.rows - 1 - config.horizon
+        self.val_segs = self.segments(
+            self.val_first[self.scored], self.val_last[self.scored], 0, self.scored
+        )
+        local = int(np.flatnonzero(layout.local >= 0)[0])
+        self.idle = np.array([[0, 0, 0, local]])  # a segment of this rank's that counts nothing
 
-    def segments(self, spans: list[tuple[int, int]], offset: int) -> np.ndarray:
-        """(segments, 4): global start row, lo, hi, series id, covering each part's origin span."""
-        rows = []
-        for i, (first, last) in enumerate(spans):
-            seg = windows.segments(first, last, self.config.lookback, self.chunk, offset)
-            seg[:, 0] += self.offsets[i]
-            rows.append(np.column_stack([seg, np.full(len(seg), i)]))
-        return np.concatenate(rows)
+    def segments(
+        self, first: np.ndarray, last: np.ndarray, offset: int, ids: np.ndarray | None = None
+    ) -> np.ndarray:
+        """(segments, 4): start row in its series, lo, hi, series id, covering origins
+        first..last of each series (of `ids`, all by default)."""
+        segs = windows.many_segments(first, last, self.config.lookback, self.chunk, offset)
+        if ids is not None:
+            segs[:, 3] = ids[segs[:, 3]]
+        return segs
 
-    def epoch_segments(self, epoch: int) -> np.ndarray:
-        """The epoch's training segments, shuffled alike on every rank, a multiple of the ranks."""
-        rng = np.random.default_rng([self.config.seed, epoch])
+    def batches(self, epoch: int) -> list[np.ndarray]:
+        """The epoch's global batches: every series' training segments, shuffled alike on every
+        rank, cut into batches (only the first `steps_per_epoch` of them when capped)."""
+        cfg = self.config
+        rng = np.random.default_rng([cfg.seed, epoch])
         offset = int(rng.integers(self.chunk))
-        segs = self.segments([p.train_origins for p in self.parts], offset)
+        first = np.full(len(self.train_last), cfg.lookback - 1)
+        segs = self.segments(first, self.train_last, offset)
         segs = segs[rng.permutation(len(segs))]
-        return segs[: len(segs) - len(segs) % self.world]  # so every rank has part of each batch
+        steps = -(-len(segs) // cfg.batch_size)
+        if cfg.steps_per_epoch:
+            steps = min(steps, cfg.steps_per_epoch)
+        return [segs[i * cfg.batch_size : (i + 1) * cfg.batch_size] for i in range(steps)]
 
-    def loss(self, net: torch.nn.Module, segs: np.ndarray) -> torch.Tensor:
-        """Mean pinball loss over the training windows of `segs` (rows of `segments`)."""
+    def mine(self, segs: np.ndarray) -> np.ndarray:
+        """The positions in `segs` of the segments this rank computes: those of its own series
+        when sharded, else every world-th one."""
+        if self.layout.sharded:
+            return np.flatnonzero(self.base[segs[:, 3]] >= 0)
+        return np.arange(self.rank, len(segs), self.world)
+
+    def loss(
+        self, net: torch.nn.Module, segs: np.ndarray, keep: torch.Tensor | None = None
+    ) -> torch.Tensor:
+        """Mean pinball loss over the training windows of `segs` (rows of `segments`, held
+        by this rank); `keep` is their dropout mask (see `LSTMForecaster.forward`)."""
         cfg = self.config
         seg = torch.from_numpy(segs).to(self.device)
-        rows = (seg[:, :1] + self.pos).clamp_max(len(self.x) - 1)  # a short last span may overrun
+        start = torch.from_numpy(self.base[segs[:, 3]] + segs[:, 0]).to(self.device)
+        rows = (start[:, None] + self.pos).clamp_max(len(self.x) - 1)  # a short last span
         mask = ((self.jpos >= seg[:, 1:2]) & (self.jpos < seg[:, 2:3])).float()
         with torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.autocast):
-            out = net(self.x[rows], seg[:, 3])[:, cfg.lookback - 1 :]
+            out = net(self.x[rows], seg[:, 3], keep)[:, cfg.lookback - 1 :]
         target = self.y[rows[:, cfg.lookback - 1 :]]
         return pinball(out.float(), target, self.quantiles, mask[..., None].expand_as(target))
 
-    def run_epoch(
-        self, epoch: int, lr_at: Callable[[float], float], stop: Callable[[], bool]
-    ) -> tuple[float, int]:
-        """One pass over this rank's slice of every batch; returns (loss sum, windows)."""
-        cfg = self.config
+    def step(self, batch: np.ndarray, lr: float, seed: list[int]) -> tuple[torch.Tensor, int]:
+        """One optimiser step on a global batch; (this rank's loss sum, its windows).
+
+        The output dropout mask is drawn for the whole batch from `seed`, so each segment
+        gets the same mask whichever rank computes it; the LSTM's dropout between layers
+        (two or more) draws from the rank's own stream."""
         self.model.train()
-        torch.manual_seed(cfg.seed * 1_000_003 + epoch + 7919 * self.rank)  # dropout, on resume too
-        segs = self.epoch_segments(epoch)
-        counts = segs[:, 2] - segs[:, 1]
-        starts = range(0, len(segs), cfg.batch_size)
-        total, done = torch.zeros((), device=self.device), 0
-        for b, start in enumerate(starts):
-            if stop():
-                break
-            for group in self.opt.param_groups:
-                group["lr"] = lr_at(epoch + b / len(starts))
-            mine = slice(start + self.rank, start + cfg.batch_size, self.world)
-            n = int(counts[mine].sum())
-            loss = self.loss(self.net, segs[mine])
-            # DDP averages rank gradients; weighting by each rank's share of the batch's windows
-            # makes the step the one a single process takes on the whole batch.
-            share = self.world * n / int(counts[start : start + cfg.batch_size].sum())
-            self.opt.zero_grad(set_to_none=True)
-            (loss * share).backward()
-            torch.nn.utils.clip_grad_norm_(self.model.parameters(), cfg.clip)
-            self.opt.step()
-            total += loss.detach() * n
-            done += n
-        return float(total), done
+        torch.manual_seed(int(np.random.SeedSequence([*seed, self.rank]).generate_state(1)[0]))
+        for group in self.opt.param_groups:
+            group["lr"] = lr
+        at = self.mine(batch)
+        mine = batch[at] if len(at) else self.idle
+        n = int((mine[:, 2] - mine[:, 1]).sum())
+        keep = None
+        if self.config.dropout > 0:
+            drawn = torch.Generator().manual_seed(
+                int(np.random.SeedSequence(seed).generate_state(1)[0])
+            )
+            shape = (len(batch), len(self.pos), self.spec.hidden)
+            rate = self.config.dropout
+            keep = (torch.rand(shape, generator=drawn) >= rate).float() / (1 - rate)
+            keep = keep[torch.from_numpy(at)] if len(at) else torch.zeros_like(keep[:1])
+            keep = keep.to(self.device)
+        loss = self.loss(self.net, mine, keep)
+        # DDP averages rank gradients; weighting by each rank's share of the batch's windows
+        # makes the step the one a single process takes on the whole batch.
+        share = self.world * n / int((batch[:, 2] - batch[:, 1]).sum())
+        self.opt.zero_grad(set_to_none=True)
+        (loss * share).backward()
+        torch.nn.utils.clip_grad_norm_(self.model.parameters(), self.config.clip)
+        self.opt.step()
+        return loss.detach() * n, n
 
     @torch.no_grad()
     def validation_sums(self) -> tuple[float, int]:
-        """(loss sum, origins) of this rank's slice of the validation segments."""
+        """(loss sum, origins) of this rank's share of the validation segments."""
         self.model.eval()
-        segs = self.val_segs[self.rank :: self.world]
+        segs = self.val_segs[self.mine(self.val_segs)]
         total, done = 0.0, 0
         for start in range(0, len(segs), VAL_BATCH):
             batch = segs[start : start + VAL_BATCH]
@@ -263,15 +355,15 @@ class Trainer:
         return total, done
 
     @torch.no_grad()
-    def predict_origins(self, part_index: int, origins: np.ndarray) -> np.ndarray:
+    def predict_origins(self, series_id: int, origins: np.ndarray) -> np.ndarray:
         """Normalised quantile forecasts (origins, horizon, quantiles) from lookback windows."""
         self.model.eval()
-        p = self.parts[part_index]
+        p = self.parts[self.layout.local[series_id]]
         out = []
         for i in range(0, len(origins), EVAL_BATCH):
             w = windows.windows(p.prep.x, origins[i : i + EVAL_BATCH], self.config.lookback)
             x = torch.from_numpy(np.ascontiguousarray(w)).to(self.device)
-            ids = torch.full((len(w),), part_index, device=self.device)
+            ids = torch.full((len(w),), series_id, device=self.device)
             # float32, no autocast: calibration must see what `predict` will compute
             out.append(self.model(x, ids)[:, -1].float().cpu().numpy())
         return (
@@ -279,16 +371,6 @@ class Trainer:
             if out
             else np.zeros((0, self.config.horizon, len(self.config.quantiles)))
         )
-
-    def snapshot(self) -> dict:
-        return {
-            "model": copy.deepcopy(self.model.state_dict()),
-            "opt": copy.deepcopy(self.opt.state_dict()),
-        }
-
-    def restore(self, snap: dict) -> None:
-        self.model.load_state_dict(snap["model"])
-        self.opt.load_state_dict(snap["opt"])
 
 
 @contextmanager
@@ -315,13 +397,17 @@ def catch_signals() -> Iterator[Callable[[], int | None]]:
 
 @dataclass
 class LoopState:
-    """Early-stopping state, carried across a checkpoint."""
+    """Where training stands, carried across a checkpoint: the epoch and the step within it,
+    the epoch's loss sum and windows so far (over all ranks), and early stopping's state."""
 
     epoch: int = 0
     best_loss: float = math.inf
     best_epoch: int = -1
     bad_epochs: int = 0
     history: list | None = None
+    step: int = 0
+    partial: tuple[float, int] = (0.0, 0)
+    steps: int = 0  # optimiser steps taken in all
 
 
 def train(
@@ -332,21 +418,32 @@ def train(
     threads: int | None = None,
     progress: Callable[[Progress], None] | None = None,
     checkpoint: Callable[[dict, dict], None] | None = None,
+    checkpoint_every: int | None = None,
     resume_from: tuple[dict, dict] | None = None,
     init_weights: dict[str, np.ndarray] | None = None,
     init_card: ModelCard | None = None,
 ) -> TrainResult:
     """Train a model on `dataset`; the plain-Python entry point behind `lstm-forecast train`.
 
-    `checkpoint(tensors, state)` is called when a signal stops training; `resume_from` takes
-    what it saved. `init_weights`/`init_card` warm-start from an existing model (same transforms
-    and statistics), as `update` does. The card's validation table is left empty: the caller
+    `checkpoint(tensors, state)` is called when a signal stops training, and every
+    `checkpoint_every` optimiser steps; `resume_from` takes what it saved (with any number of
+    ranks). Under torchrun `dataset` may hold only this rank's series (`shards`).
+    `init_weights`/`init_card` warm-start from an existing model (same transforms and
+    statistics), as `update` does. The card's validation table is left empty: the caller
     scores `result.validation` (see `evaluation`).
     """
     torch.set_num_threads(_threads(threads))
     with distributed.process_group(resolve_device(device)) as dev:
         return _train(
-            dataset, config, dev, progress, checkpoint, resume_from, init_weights, init_card
+            dataset,
+            config,
+            dev,
+            progress,
+            checkpoint,
+            checkpoint_every,
+            resume_from,
+            init_weights,
+            init_card,
         )
 
 
@@ -367,23 +464,30 @@ def _train(
     dev: torch.device,
     progress: Callable[[Progress], None] | None,
     checkpoint: Callable[[dict, dict], None] | None,
+    checkpoint_every: int | None,
     resume_from: tuple[dict, dict] | None,
     init_weights: dict[str, np.ndarray] | None,
     init_card: ModelCard | None,
 ) -> TrainResult:
-    transform = (
-        init_card.transform if init_card else windows.choose_transform(config.transform, dataset)
-    )
+    choices = distributed.gather(windows.choose_transform(config.transform, dataset))
+    transform = init_card.transform if init_card else ("diff" if "diff" in choices else choices[0])
     parts = split(dataset, config, transform)
     if init_card:
         parts = _reuse_stats(parts, init_card, dataset, config, transform)
-    trainer = Trainer(parts, config, dev)
+    layout = Layout.agree(parts)
+    digests: dict[str, bytes] = {}
+    for held in distributed.gather({s.name: series_digest(s) for s in dataset.series}):
+        digests |= held
+    fingerprint = combined_hash(digests)
+    trainer = Trainer(parts, layout, config, dev)
     if init_weights is not None:
         trainer.model.load_state_dict({k: torch.from_numpy(v) for k, v in init_weights.items()})
     state = LoopState(history=[])
-    best = trainer.snapshot()["model"]
+    best = copy.deepcopy(trainer.model.state_dict())
     if resume_from is not None:
         tensors, saved = resume_from
+        if saved.get("data_hash") != fingerprint:
+            raise ConfigError("the checkpoint beside the model was made on other data")
         _load_checkpoint(trainer, tensors, saved)
         state = LoopState(**saved["loop"])
         best = {k[len("best.") :]: v for k, v in tensors.items() if k.startswith("best.")}
@@ -393,30 +497,40 @@ def _train(
         frac = min(progress_epochs / config.epochs, 1.0)
         return config.lr * (0.05 + 0.95 * 0.5 * (1 + math.cos(math.pi * frac)))
 
+    def sums(*values: float) -> list[float]:
+        return distributed.all_sum(torch.tensor(values, dtype=torch.float64, device=dev)).tolist()
+
+    def save(loss: torch.Tensor, seen: int) -> None:
+        """Checkpoint the state after the last step (every rank takes part; rank 0 writes)."""
+        total, count = sums(float(loss), seen)
+        state.partial = (total, int(count))
+        if checkpoint is not None and trainer.rank == 0:
+            checkpoint(*_checkpoint(trainer, state, best, config, fingerprint))
+
     started = time.perf_counter()
     windows_done = 0
     with catch_signals() as caught:
-
-        def stop() -> bool:  # true on every rank as soon as any rank caught a signal
-            return distributed.any_rank(caught() is not None, dev)
-
         while state.epoch < config.epochs and state.bad_epochs < config.patience:
-            snap = trainer.snapshot()
-            train_sums = trainer.run_epoch(state.epoch, lr_at, stop)
-            val_sums = (0.0, 0) if stop() else trainer.validation_sums()
-            if stop():
-                trainer.restore(snap)
-                if checkpoint is not None and trainer.rank == 0:
-                    checkpoint(*_checkpoint(trainer, state, best, config))
-                sig = caught() or signal.SIGTERM
-                raise Interrupted(
-                    f"training stopped by {signal.Signals(sig).name} in epoch "
-                    f"{state.epoch + 1}; a checkpoint was saved, continue with "
-                    f"--resume",
-                    128 + sig,
-                )
-            sums = torch.tensor([*train_sums, *val_sums], dtype=torch.float64, device=dev)
-            tl, tn, vl, vn = distributed.all_sum(sums).tolist()
+            batches = trainer.batches(state.epoch)
+            carried = state.partial if trainer.rank == 0 else (0.0, 0)
+            loss, seen = torch.tensor(carried[0], device=dev), carried[1]
+            for b in range(state.step, len(batches)):
+                if distributed.any_rank(caught() is not None, dev):
+                    save(loss, seen)
+                    sig = caught() or signal.SIGTERM
+                    raise Interrupted(
+                        f"training stopped by {signal.Signals(sig).name} in epoch "
+                        f"{state.epoch + 1}, step {b + 1} of {len(batches)}; a checkpoint was "
+                        f"saved, continue with --resume",
+                        128 + sig,
+                    )
+                lr = lr_at(state.epoch + b / len(batches))
+                step_loss, n = trainer.step(batches[b], lr, [config.seed, state.epoch, b])
+                loss, seen = loss + step_loss, seen + n
+                state.step, state.steps = b + 1, state.steps + 1
+                if checkpoint_every and state.steps % checkpoint_every == 0:
+                    save(loss, seen)
+            tl, tn, vl, vn = sums(float(loss), seen, *trainer.validation_sums())
             train_loss, val_loss = tl / max(tn, 1), vl / max(vn, 1)
             windows_done += int(tn)
             state.history.append([round(train_loss, 6), round(val_loss, 6)])
@@ -425,15 +539,26 @@ def _train(
                 best = copy.deepcopy(trainer.model.state_dict())
             else:
                 state.bad_epochs += 1
-            state.epoch += 1
+            state.epoch, state.step, state.partial = state.epoch + 1, 0, (0.0, 0)
             if progress and trainer.rank == 0:
                 progress(
                     Progress(state.epoch, config.epochs, train_loss, val_loss, state.best_epoch + 1)
                 )
     seconds = time.perf_counter() - started
     trainer.model.load_state_dict(best)
-    calib, validation = _validation(trainer, dataset, transform)
+    calib, validation, scored = _validation(trainer, dataset, transform)
     weights = {k: v.detach().float().cpu().numpy() for k, v in trainer.model.state_dict().items()}
+    trained = {p.name: p for p in parts}
+    infos: dict[str, SeriesInfo] = {}
+    skipped: set[str] = set()
+    for held_infos, held_skipped in distributed.gather(
+        (
+            [_series_info(s, trained[s.name]) for s in dataset.series if s.name in trained],
+            [s.name for s in dataset.series if s.name not in trained],
+        )
+    ):
+        infos |= {info.name: info for info in held_infos}
+        skipped |= set(held_skipped)
     card = ModelCard(
         network=trainer.spec,
         config=config,
@@ -442,9 +567,9 @@ def _train(
         date_column=dataset.date_column,
         feature_names=dataset.feature_names,
         frequency=dataset.frequency,
-        series=[_series_info(s, p) for s, p in zip(_trained(dataset, parts), parts, strict=True)],
+        series=[infos[name] for name in layout.names],
         calibration=calib,
-        data_hash=data_hash(dataset),
+        data_hash=fingerprint,
         training=TrainingFigures(
             epochs_run=state.epoch,
             best_epoch=state.best_epoch + 1,
@@ -458,16 +583,11 @@ def _train(
             processes=trainer.world,
         ),
         torch_version=torch.__version__,
-        skipped_series=[s.name for s in dataset.series if s.name not in {p.name for p in parts}],
+        skipped_series=sorted(skipped),
         exchange=dataset.exchange,
         calendar=dataset.calendar,
     )
-    return TrainResult(weights, card, validation)
-
-
-def _trained(dataset: Dataset, parts: list[SeriesPart]) -> list:
-    by_name = {s.name: s for s in dataset.series}
-    return [by_name[p.name] for p in parts]
+    return TrainResult(weights, card, validation, scored, len(layout.names))
 
 
 def _series_info(series, part: SeriesPart) -> SeriesInfo:
@@ -503,7 +623,7 @@ def _reuse_stats(
 
 
 def _checkpoint(
-    trainer: Trainer, state: LoopState, best: dict, config: TrainConfig
+    trainer: Trainer, state: LoopState, best: dict, config: TrainConfig, fingerprint: str
 ) -> tuple[dict, dict]:
     tensors = {f"model.{k}": v.cpu().numpy() for k, v in trainer.model.state_dict().items()}
     tensors.update({f"best.{k}": v.cpu().numpy() for k, v in best.items()})
@@ -515,6 +635,7 @@ def _checkpoint(
         "loop": state.__dict__.copy(),
         "config": config.to_dict(),
         "param_groups": opt["param_groups"],
+        "data_hash": fingerprint,
     }
     return tensors, saved
 
@@ -536,22 +657,31 @@ def _load_checkpoint(trainer: Trainer, tensors: dict, saved: dict) -> None:
 
 def _validation(
     trainer: Trainer, dataset: Dataset, transform: str
-) -> tuple[calibration.Calibration, Forecasts]:
-    """Calibrate on the validation tail; forecast it, cross-fitted, in the target's units.
+) -> tuple[calibration.Calibration, Forecasts, list[Series]]:
+    """Calibrate on the scored validation tails; forecast them, cross-fitted, in the target's
+    units; and the scored series themselves (gathered from the ranks that hold them).
 
     The stored calibration is fitted on the whole tail; the forecasts returned for scoring are
     cross-fitted (each half of the tail calibrated on the other half), so that calibrating on
-    the tail does not flatter the scores reported for it.
+    the tail does not flatter the scores reported for it. Each rank forecasts its share.
     """
     quantiles, mid = trainer.config.quantiles, trainer.config.median_index
-    preds = [trainer.predict_origins(i, p.val_origins) for i, p in enumerate(trainer.parts)]
-    truths = [p.targets[p.val_origins] for p in trainer.parts]
+    layout = trainer.layout
+    by_name = {s.name: s for s in dataset.series}
+    ids = trainer.scored
+    ids = ids[layout.local[ids] >= 0] if layout.sharded else ids[trainer.rank :: trainer.world]
+    mine = []
+    for i in ids:
+        p = trainer.parts[layout.local[i]]
+        o = np.arange(trainer.val_first[i], trainer.val_last[i] + 1)
+        pred = trainer.predict_origins(int(i), o)
+        mine.append((int(i), pred, p.targets[o], p.prep.sigma[o], by_name[p.name]))
+    held = sorted((item for h in distributed.gather(mine) for item in h), key=lambda t: t[0])
+    preds, truths = [h[1] for h in held], [h[2] for h in held]
     calib = calibration.fit(np.concatenate(preds), np.concatenate(truths), quantiles, mid)
     crossed = calibration.cross_fitted(preds, truths, quantiles, mid)
-    by_name = {s.name: s for s in dataset.series}
     forecasts = {}
-    for p, pred in zip(trainer.parts, crossed, strict=True):
-        o = p.val_origins
-        q = windows.denormalise(pred, by_name[p.name].values[o], p.prep.sigma[o], transform)
-        forecasts[p.name] = (o, q)
-    return calib, forecasts
+    for (i, _, _, sigma, series), pred in zip(held, crossed, strict=True):
+        o = np.arange(trainer.val_first[i], trainer.val_last[i] + 1)
+        forecasts[series.name] = (o, windows.denormalise(pred, series.values[o], sigma, transform))
+    return calib, forecasts, [h[4] for h in held]

@@ -18,7 +18,6 @@ prices only, known at its close.
 
 from __future__ import annotations
 
-import itertools
 import math
 from dataclasses import dataclass
 
@@ -257,14 +256,27 @@ def segments(first: int, last: int, lookback: int, chunk: int, offset: int) -> n
     per epoch and every target still sees at least a full lookback of history. `offset` shifts the
     grid from epoch to epoch so that origins do not always sit at the same place in a segment.
     """
+    return many_segments(np.array([first]), np.array([last]), lookback, chunk, offset)[:, :3]
+
+
+def many_segments(
+    first: np.ndarray, last: np.ndarray, lookback: int, chunk: int, offset: int
+) -> np.ndarray:
+    """`segments` of many series at once (origins first[i]..last[i] of series i), as rows
+    (start, lo, hi, i); a series with no origin has none."""
+    first, last = np.asarray(first, dtype="int64"), np.asarray(last, dtype="int64")
     n = last - first + 1
-    if n <= 0:
-        return np.zeros((0, 3), dtype="int64")
-    chunk = min(chunk, n)
-    cuts = list(range(first + offset % chunk, last + 1, chunk))
-    bounds = [first, *[c for c in cuts if c > first], last + 1]
-    rows = []
-    for a, b in itertools.pairwise(bounds):
-        first_pos = min(a, last + 1 - chunk)  # the last range is aligned to the data's end
-        rows.append((first_pos - lookback + 1, a - first_pos, b - first_pos))
-    return np.asarray(rows, dtype="int64")
+    keep = np.flatnonzero(n > 0)
+    first, last, n = first[keep], last[keep], n[keep]
+    c = np.minimum(chunk, n)
+    cut0 = first + offset % c  # the grid's first cut; cuts every c rows up to `last`
+    skip = (cut0 == first).astype("int64")  # a cut at `first` starts no extra segment
+    count = (last - cut0) // c + 1 - skip + 1  # segments per series
+    series = np.repeat(np.arange(len(keep)), count)
+    k = np.arange(len(series)) - np.repeat(np.cumsum(count) - count, count)
+    a = np.where(k == 0, first[series], cut0[series] + (skip[series] + k - 1) * c[series])
+    is_last = k == count[series] - 1
+    b = np.where(is_last, last[series] + 1, cut0[series] + (skip[series] + k) * c[series])
+    first_pos = np.minimum(a, last[series] + 1 - c[series])  # the last range meets the end
+    rows = [first_pos - lookback + 1, a - first_pos, b - first_pos, keep[series]]
+    return np.stack(rows, axis=1).astype("int64")

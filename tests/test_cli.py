@@ -214,9 +214,9 @@ def test_kill_9_during_train_leaves_the_old_model_intact(trained, tmp_path):
                 target,
                 *TRAIN[:-4],
                 "--epochs",
-                "200",
+                "20000",  # far more than 3 s of work, however fast the machine
                 "--patience",
-                "500",
+                "20000",
             ],
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,

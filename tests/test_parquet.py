@@ -9,7 +9,14 @@ import pyarrow.parquet as pq
 import pytest
 
 from lstm_forecast.errors import DataError
-from lstm_forecast.parquet import column_names, is_parquet, read_batches, write_parquet
+from lstm_forecast.parquet import (
+    SERIES_ROWS,
+    column_names,
+    is_parquet,
+    read_batches,
+    series_rows,
+    write_parquet,
+)
 
 
 def prices(tickers=("AAPL", "MSFT", "NVDA"), days: int = 30) -> pd.DataFrame:
@@ -113,3 +120,18 @@ def test_missing_column_missing_path_and_not_parquet(tmp_path, lake):
     (tmp_path / "empty").mkdir()
     with pytest.raises(DataError, match="no Parquet files"):
         read_all(tmp_path / "empty")
+
+
+def test_series_rows_from_partitions_footers_or_the_column_alone(tmp_path, lake):
+    assert series_rows(lake, "ticker") == {"AAPL": 30, "MSFT": 30, "NVDA": 30}
+    frame = prices(days=12).iloc[:-5]  # NVDA: 7 rows
+    table = pa.Table.from_pandas(frame, preserve_index=False)
+    plain = tmp_path / "plain"
+    plain.mkdir()
+    pq.write_table(table, plain / "a.parquet")
+    assert series_rows(plain, "ticker") == {"AAPL": 12, "MSFT": 12, "NVDA": 7}
+    listed = tmp_path / "listed"
+    listed.mkdir()
+    footer = {SERIES_ROWS: b'{"AAPL": 1, "ZZZ": 2}'}  # believed as written: no row is read
+    pq.write_table(table.replace_schema_metadata(footer), listed / "a.parquet")
+    assert series_rows(listed, "ticker") == {"AAPL": 1, "ZZZ": 2}
