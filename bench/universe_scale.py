@@ -4,8 +4,8 @@ Generates (or reuses) a bucketed Parquet universe with `bench/universe.py`, then
 process count trains one model with a small step cap (`--steps-per-epoch`) under torchrun,
 every rank reporting its own figures: load seconds (reading and cleaning its shard), peak RSS,
 and the job's training windows/s. The same run on a tiny universe gives the fixed part of the
-memory (interpreter, torch, model), so "data RSS" is what grows with the data. Last, `predict`
-over every series: seconds, forecast rows/s and peak RSS.
+memory (interpreter, torch, model), so "data MB" is what grows with the data. `predict` over a
+universe is timed by `bench/predict_scale.py`.
 
     python bench/universe_scale.py [--series 10000] [--days 5000] [--ranks 1,2] [--steps 20]
         [--data DIR] [--keep]
@@ -83,22 +83,6 @@ def train(data: Path, model: Path, ranks: int, steps: int) -> list[dict]:
     return figures
 
 
-def predict(data: Path, model: Path) -> dict:
-    """Seconds, forecast rows/s and peak RSS of `lstm-forecast predict` over every series."""
-    cmd = [sys.executable, "-m", "lstm_forecast", "predict", str(data), "--model", str(model)]
-    env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(ROOT)}
-    started = time.perf_counter()
-    with tempfile.TemporaryFile() as out:
-        done = subprocess.run(cmd, env=env, stdout=out, stderr=subprocess.PIPE, text=True)
-        seconds = time.perf_counter() - started
-        out.seek(0)
-        rows = sum(1 for _ in out) - 1
-    if done.returncode:
-        sys.exit(f"predict failed ({done.returncode}):\n{done.stderr[-3000:]}")
-    peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
-    return {"seconds": seconds, "rows": rows, "rows_per_s": rows / seconds, "peak_mb": peak}
-
-
 def generate(folder: Path, series: int, days: int) -> Path:
     cmd = [sys.executable, str(ROOT / "bench" / "universe.py"), "--out", str(folder)]
     subprocess.run([*cmd, "--series", str(series), "--days", str(days)], check=True)
@@ -130,11 +114,6 @@ def main() -> None:
                 f"{ranks:>5}  {f['rank']:>4}  {f['load_s']:6.1f}  {f['peak_mb']:7.0f}  "
                 f"{f['peak_mb'] - b['peak_mb']:7.0f}  {f['windows_per_s']:9,.0f}"
             )
-    p = predict(data, work / "model1.lstm" if (work / "model1.lstm").exists() else model)
-    print(
-        f"predict: {p['rows']:,} forecast rows in {p['seconds']:.1f} s "
-        f"({p['rows_per_s']:,.0f} rows/s), peak RSS {p['peak_mb']:.0f} MB"
-    )
     if not args.keep:
         import shutil
 

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import contextlib
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import asdict, replace
 from functools import partial
 from pathlib import Path
@@ -342,12 +342,75 @@ def predict(
     `identify`, every row also says which model made it (`model`, a hash of the model file)
     and from which origin (`origin`, the last row's timestamp for a plain forecast).
     """
+    groups = predict_groups(
+        data,
+        model_path,
+        since=since,
+        series=series,
+        options=options,
+        engine=engine,
+        notify=notify,
+        recalibrate=recalibrate,
+        identify=identify,
+    )
+    return pd.concat(list(groups), ignore_index=True)
+
+
+PREDICT_GROUP_ROWS = 2_000_000  # rows of a Parquet dataset that `predict` holds at once
+
+
+def predict_groups(
+    data: Data,
+    model_path: str | Path,
+    *,
+    since: str | None = None,
+    series: list[str] | None = None,
+    options: LoadOptions | None = None,
+    engine: str = "auto",
+    notify: Callable[[str], None] | None = None,
+    recalibrate: bool = False,
+    identify: bool = False,
+) -> Iterator[pd.DataFrame]:
+    """`predict`'s rows, a group of series at a time (the arguments are `predict`'s).
+
+    A Parquet dataset of more than PREDICT_GROUP_ROWS rows is read in groups of series of
+    about that many rows (row counts from its metadata), so memory holds one group whatever
+    the universe; its series the model does not know are named once and not read. Any other
+    data is one group.
+    """
+    from lstm_forecast import shards
+
     card, weights, model_id = artifacts.load_identified_model(model_path)
-    if isinstance(data, Dataset):
-        dataset = data
-    else:
-        opts = _predict_options(options, card)
-        dataset = load(data, replace(opts, series=series or opts.series))
+    opts = None if isinstance(data, Dataset) else _predict_options(options, card)
+    plan = None
+    if opts is not None:
+        wanted = replace(opts, series=series or opts.series)
+        plan = shards.groups(data, wanted, PREDICT_GROUP_ROWS, set(card.series_ids()), notify)
+    if plan is None:
+        dataset = data if opts is None else load(data, replace(opts, series=series or opts.series))
+        yield _forecast(
+            card, weights, model_id, dataset, since, series, engine, notify, recalibrate, identify
+        )
+        return
+    for names in plan:
+        dataset = load(data, replace(opts, series=names))
+        yield _forecast(
+            card, weights, model_id, dataset, since, None, engine, notify, recalibrate, identify
+        )
+
+
+def _forecast(
+    card: ModelCard,
+    weights: dict,
+    model_id: str,
+    dataset: Dataset,
+    since: str | None,
+    series: list[str] | None,
+    engine: str,
+    notify: Callable[[str], None] | None,
+    recalibrate: bool,
+    identify: bool,
+) -> pd.DataFrame:
     for warning in forecasting.check_compatible(card, dataset):
         if notify:
             notify(f"warning: {warning}")

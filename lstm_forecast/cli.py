@@ -534,7 +534,7 @@ def predict(
     out = None
     if output is not None or output_table is not None:
         out = _output(output, output_table, "forecasts", opts, wait)
-    frame = api.predict(
+    frames = api.predict_groups(
         _data(data, opts, wait),
         model,
         since=since,
@@ -546,11 +546,11 @@ def predict(
         identify=out is not None and out.db is not None,
     )
     if out is None:
-        render.write_table(frame, None, fmt.value)
+        render.write_tables(frames, fmt.value)
         return
     from lstm_forecast import outputs
 
-    rows = outputs.write_forecasts(frame, out, fmt.value)
+    rows = outputs.write_forecasts(render.joined(frames), out, fmt.value)
     if out.db is not None and not quiet:
         say(f"wrote {rows} forecast rows to {out}")
 

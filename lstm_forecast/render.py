@@ -10,7 +10,7 @@ import io
 import json
 import os
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -173,13 +173,32 @@ def write_table(frame: pd.DataFrame, output: Path | None, fmt: str) -> None:
         text = json.dumps(json.loads(frame.to_json(orient="records", double_precision=10)))
         text += "\n"
     else:
-        buf = io.StringIO()
-        frame.to_csv(buf, index=False, float_format="%.10g", lineterminator="\n")
-        text = buf.getvalue()
+        text = _csv(frame)
     if output is None:
         emit(text)
     else:
         atomic_write(output, text)
+
+
+def write_tables(frames: Iterable[pd.DataFrame], fmt: str) -> None:
+    """Frames of one table to stdout: CSV as each frame comes (the header once), JSON as one
+    array at the end."""
+    if fmt == "json":
+        write_table(joined(frames), None, fmt)
+        return
+    for i, frame in enumerate(frames):
+        emit(_csv(frame, header=i == 0))
+
+
+def _csv(frame: pd.DataFrame, header: bool = True) -> str:
+    buf = io.StringIO()
+    frame.to_csv(buf, index=False, header=header, float_format="%.10g", lineterminator="\n")
+    return buf.getvalue()
+
+
+def joined(frames: Iterable[pd.DataFrame]) -> pd.DataFrame:
+    """The frames of one table as one frame."""
+    return pd.concat(list(frames), ignore_index=True)
 
 
 def emit(text: str) -> None:

@@ -1,4 +1,5 @@
-"""Which series each training process reads when a job spans several (torchrun).
+"""Which series each training process reads when a job spans several (torchrun), and which
+series `predict` reads together from a universe too big to hold at once.
 
 A Parquet dataset says how many rows each series has without a row being read (file footers,
 hive partitions; `parquet.series_rows`), so every rank computes the same plan on its own: the
@@ -10,6 +11,7 @@ grows with its share of the rows, and no window crosses from one rank's data to 
 from __future__ import annotations
 
 import itertools
+from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
 
@@ -33,13 +35,10 @@ def balance(rows: dict[str, int], parts: int) -> list[list[str]]:
     return [names[a:b] for a, b in itertools.pairwise(bounds)]
 
 
-def shard_options(
-    data: object, options: LoadOptions, rank: int, world: int
-) -> tuple[LoadOptions, int] | None:
-    """The options with which rank `rank` of `world` reads only its series of `data`, and the
-    number of series in all; None when `data` is not a Parquet dataset with a series column
-    known by name (or has fewer series than ranks): then every rank reads all of it."""
-    if world < 2 or not isinstance(data, str | Path):
+def _series_rows(data: object, options: LoadOptions) -> dict[str, int] | None:
+    """Rows per series of a Parquet dataset folder whose series column is known by name
+    (only `options.series` when given); None for any other data."""
+    if not isinstance(data, str | Path):
         return None
     from lstm_forecast import parquet
     from lstm_forecast.loading.stores import needed_columns
@@ -53,6 +52,38 @@ def shard_options(
     if options.series is not None:
         wanted = set(options.series)
         rows = {name: n for name, n in rows.items() if name in wanted}
-    if len(rows) < world:
+    return rows
+
+
+def groups(
+    data: object,
+    options: LoadOptions,
+    max_rows: int,
+    known: set[str],
+    notify: Callable[[str], None] | None = None,
+) -> list[list[str]] | None:
+    """The `known` series of a Parquet dataset in runs of about `max_rows` rows, to be read
+    and forecast one run at a time; the others are named through `notify`. None when `data`
+    is not such a dataset or fits in one run."""
+    rows = _series_rows(data, options)
+    if rows is None or sum(rows.values()) <= max_rows:
+        return None
+    if (unknown := sorted(set(rows) - known)) and notify:
+        shown = ", ".join(unknown[:5]) + (", ..." if len(unknown) > 5 else "")
+        notify(f"warning: {len(unknown):,} series are not in the model, no forecast: {shown}")
+    rows = {name: n for name, n in rows.items() if name in known}
+    if not rows:
+        return None  # as one run, to be refused the way `predict` refuses it
+    return balance(rows, -(-sum(rows.values()) // max_rows))
+
+
+def shard_options(
+    data: object, options: LoadOptions, rank: int, world: int
+) -> tuple[LoadOptions, int] | None:
+    """The options with which rank `rank` of `world` reads only its series of `data`, and the
+    number of series in all; None when `data` is not a Parquet dataset with a series column
+    known by name (or has fewer series than ranks): then every rank reads all of it."""
+    rows = _series_rows(data, options) if world > 1 else None
+    if rows is None or len(rows) < world:
         return None
     return replace(options, series=balance(rows, world)[rank]), len(rows)

@@ -8,9 +8,10 @@ import os
 import signal
 
 import numpy as np
+import pandas as pd
 import pytest
 
-from helpers import BOKEH, WALK_CONFIG, sine, write_sequence
+from helpers import BOKEH, WALK_CONFIG, long_prices, sine, store_lake, write_sequence
 from lstm_forecast import api, artifacts
 from lstm_forecast.errors import Interrupted
 from lstm_forecast.loading import LoadOptions
@@ -106,3 +107,25 @@ def test_a_signal_saves_a_checkpoint_and_resume_ends_with_the_uninterrupted_mode
     straight = api.train(walk_file, tmp_path / "straight.lstm", config, threads=1)
     for key, value in straight.weights.items():
         np.testing.assert_array_equal(resumed.weights[key], value)
+
+
+def test_predict_reads_a_big_dataset_a_group_of_series_at_a_time(tmp_path, monkeypatch):
+    lake = store_lake(tmp_path / "lake", long_prices(("AAPL", "IBM", "MSFT", "NVDA"), days=120))
+    model = tmp_path / "m.lstm"
+    config = TrainConfig(lookback=20, horizon=3, hidden=8, layers=1, epochs=1, seed=0)
+    api.train(lake, model, config, threads=1)
+    whole = api.predict(lake, model)
+    more = store_lake(tmp_path / "more", long_prices(("AAPL", "IBM", "MSFT", "NVDA", "ZZZ")))
+    loads, told = [], []
+    real = api.load
+    monkeypatch.setattr(
+        api, "load", lambda data, opts: loads.append(opts.series) or real(data, opts)
+    )
+    monkeypatch.setattr(api, "PREDICT_GROUP_ROWS", 250)
+    pd.testing.assert_frame_equal(api.predict(lake, model), whole)
+    assert loads == [["AAPL", "IBM"], ["MSFT", "NVDA"]]
+    loads.clear()
+    grouped = api.predict(more, model, notify=told.append)
+    assert [n for group in loads for n in group] == ["AAPL", "IBM", "MSFT", "NVDA"]
+    assert "ZZZ" not in set(grouped["series"]) and len(grouped) == len(whole)
+    assert "warning: 1 series are not in the model, no forecast: ZZZ" in told

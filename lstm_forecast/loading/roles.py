@@ -206,9 +206,9 @@ def _find_series_column(frame: pd.DataFrame, name: str, given: str | None, used:
     for c in frame.columns:
         if c in used or key(c) not in SERIES_KEYS:
             continue
-        col = frame[c]
-        numbers = pd.to_numeric(col, errors="coerce").notna().mean()
-        if numbers < 0.5 or col.nunique() < len(col):
+        counts = frame[c].value_counts()  # each distinct value parsed once, not every row
+        numeric = pd.to_numeric(counts.index.to_series(), errors="coerce").notna().to_numpy()
+        if counts[numeric].sum() < 0.5 * len(frame) or len(counts) < len(frame):
             return c
     return None
 
