@@ -52,9 +52,9 @@ def _bernoulli_ll(failures: float, successes: float, p: float) -> float:
 
 
 def _chi2_sf(statistic: float, df: int) -> float:
-    from scipy.stats import chi2
+    from scipy.special import chdtrc  # what scipy.stats.chi2.sf computes, without scipy.stats
 
-    return float(chi2.sf(max(statistic, 0.0), df))
+    return float(chdtrc(df, max(statistic, 0.0)))
 
 
 def kupiec(violations: np.ndarray, rate: float) -> LRTest:

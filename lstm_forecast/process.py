@@ -209,6 +209,7 @@ def run(app: typer.Typer, renamed: dict[str, str] | None = None) -> NoReturn:
     import time
 
     started = time.time()
+    had_torch = "torch" in sys.modules  # loaded by whoever called us, who will tear it down
     signal.signal(signal.SIGTERM, _on_sigterm)
     code, error, metrics = 0, None, None
     flags = {
@@ -246,7 +247,7 @@ def run(app: typer.Typer, renamed: dict[str, str] | None = None) -> NoReturn:
         say(f"lstm-forecast: {error}")
     if flags["json_log"] or flags["log_file"]:
         _write_log(flags, argv, started, code, error, metrics)
-    _exit(code)
+    _exit(code, fast=not had_torch and "torch" in sys.modules)
 
 
 def _unexpected(exc: Exception, debug: bool) -> tuple[int, str]:
@@ -268,8 +269,11 @@ def _unexpected(exc: Exception, debug: bool) -> tuple[int, str]:
     return EXIT_INTERNAL, error + ("" if debug else " (run with --debug for the traceback)")
 
 
-def _exit(code: int) -> NoReturn:
-    """Flush and exit; a reader that went away (`| head`) is not an error worth a traceback."""
+def _exit(code: int, fast: bool = False) -> NoReturn:
+    """Flush and exit; a reader that went away (`| head`) is not an error worth a traceback.
+
+    `fast` (the command loaded torch): interpreter teardown walks torch's object graph, 0.3-2 s
+    after every `train`, so the exit handlers run and the process ends without it."""
     try:
         sys.stdout.flush()
     except BrokenPipeError:
@@ -277,4 +281,10 @@ def _exit(code: int) -> NoReturn:
     if code == EXIT_PIPE:
         devnull = os.open(os.devnull, os.O_WRONLY)
         os.dup2(devnull, sys.stdout.fileno())
+    if fast:
+        import atexit
+
+        atexit._run_exitfuncs()
+        sys.stderr.flush()
+        os._exit(code)
     sys.exit(code)
