@@ -9,7 +9,7 @@ TORCH ?= torch==2.13.0
 TORCH_INDEX ?=
 DEMO := out/demo
 
-.PHONY: install demo test test-fast lint format bench clean
+.PHONY: install demo test test-fast lint format bench bench-install clean
 
 install: $(VENV)/.installed
 
@@ -40,6 +40,10 @@ lint: install
 format: install
 	$(BIN)/ruff format .
 	$(BIN)/ruff check --fix .
+
+# Darts and NeuralForecast for the speed comparison; not part of `make install` or CI.
+bench-install: install
+	$(PY) -m pip install -q -e ".[bench]"
 
 bench: install
 	$(PY) bench/train_speed.py
