@@ -18,7 +18,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import asdict, replace
 from functools import partial
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
@@ -48,6 +48,7 @@ __all__ = [
     "inspect",
     "load_data",
     "predict",
+    "predict_groups",
     "train",
     "tune",
     "update",
@@ -110,7 +111,6 @@ def train(
         ckpt_path = artifacts.checkpoint_path(model_path)
         with artifacts.model_lock(model_path, wait) if writer else contextlib.nullcontext():
             resume_from = _resume_state(ckpt_path, config) if resume else None
-
             result = training.train(
                 dataset,
                 config,
@@ -322,38 +322,10 @@ def _keep_better(
     return better.kept
 
 
-def predict(
-    data: Data,
-    model_path: str | Path,
-    *,
-    since: str | None = None,
-    series: list[str] | None = None,
-    options: LoadOptions | None = None,
-    engine: str = "auto",
-    notify: Callable[[str], None] | None = None,
-    recalibrate: bool = False,
-    identify: bool = False,
-) -> pd.DataFrame:
-    """Forecast the horizon after the data's last row (or from every origin since `since`).
-
-    `series` selects series (only their rows are read from a Parquet dataset or a database).
-    `recalibrate` adapts the intervals online to the misses of the origins after the model's
-    training cutoff (`forecasting.quantile_forecasts`); the median stays the model's. With
-    `identify`, every row also says which model made it (`model`, a hash of the model file)
-    and from which origin (`origin`, the last row's timestamp for a plain forecast).
-    """
-    groups = predict_groups(
-        data,
-        model_path,
-        since=since,
-        series=series,
-        options=options,
-        engine=engine,
-        notify=notify,
-        recalibrate=recalibrate,
-        identify=identify,
-    )
-    return pd.concat(list(groups), ignore_index=True)
+def predict(data: Data, model_path: str | Path, **options: Any) -> pd.DataFrame:
+    """Forecast the horizon after the data's last row (or from every origin since `since`),
+    as one frame; `options` are the keyword arguments of `predict_groups`."""
+    return pd.concat(list(predict_groups(data, model_path, **options)), ignore_index=True)
 
 
 PREDICT_GROUP_ROWS = 2_000_000  # rows of a Parquet dataset that `predict` holds at once
@@ -371,7 +343,14 @@ def predict_groups(
     recalibrate: bool = False,
     identify: bool = False,
 ) -> Iterator[pd.DataFrame]:
-    """`predict`'s rows, a group of series at a time (the arguments are `predict`'s).
+    """Forecast the horizon after the data's last row (or from every origin since `since`), a
+    group of series at a time.
+
+    `series` selects series (only their rows are read from a Parquet dataset or a database).
+    `recalibrate` adapts the intervals online to the misses of the origins after the model's
+    training cutoff (`forecasting.quantile_forecasts`); the median stays the model's. With
+    `identify`, every row also says which model made it (`model`, a hash of the model file)
+    and from which origin (`origin`, the last row's timestamp for a plain forecast).
 
     A Parquet dataset of more than PREDICT_GROUP_ROWS rows is read in groups of series of
     about that many rows (row counts from its metadata), so memory holds one group whatever

@@ -65,9 +65,16 @@ def read_batches(
     where = None
     if series is not None:
         where = _series_filter(path, dataset.schema, series_column, series)
+    pending: list = []  # a filter leaves small batches: convert them together, not one by one
     try:
         for batch in dataset.to_batches(columns=columns, filter=where, batch_size=batch_rows):
-            yield batch.to_pandas(date_as_object=False)
+            if pending and sum(b.num_rows for b in pending) + batch.num_rows > batch_rows:
+                yield pa.Table.from_batches(pending).to_pandas(date_as_object=False)
+                pending = []
+            if batch.num_rows or not pending:
+                pending.append(batch)
+        if pending:
+            yield pa.Table.from_batches(pending).to_pandas(date_as_object=False)
     except (pa.ArrowException, OSError) as exc:
         raise DataError(f"{path}: unreadable Parquet data ({_short(exc)})") from None
 
