@@ -103,11 +103,10 @@ def train(
     artifacts.check_writable(model_path)  # before the work, not after it
     writer = distributed.rank() == 0
     with distributed.process_group(training.resolve_device(device)):
-        dataset = data if isinstance(data, Dataset) else _load_shard(data, options, config)
-        if writer and dataset is not data:
-            _warn(notify, dataset.warnings)
-            if notify and (shown := dataset.details.get("shards")):
-                notify(shown)
+        if isinstance(data, Dataset):
+            dataset = data
+        else:
+            dataset = _load_shard(data, options, config, notify if writer else None)
         ckpt_path = artifacts.checkpoint_path(model_path)
         with artifacts.model_lock(model_path, wait) if writer else contextlib.nullcontext():
             resume_from = _resume_state(ckpt_path, config) if resume else None
@@ -129,32 +128,39 @@ def train(
     return result
 
 
-def _load_shard(data: str | Path | Source, options: LoadOptions | None, config: TrainConfig):
+def _load_shard(
+    data: str | Path | Source,
+    options: LoadOptions | None,
+    config: TrainConfig,
+    notify: Callable[[str], None] | None,
+) -> Dataset:
     """The data as this process trains on it: under torchrun, a Parquet dataset's series of
     this rank's shard alone (`shards`); the whole data otherwise. The ranks' loader decisions
-    (frequency, calendar) must agree, and rank 0 gets every rank's warnings."""
+    (frequency, calendar) must agree; every rank's warnings, and what each read, are told."""
     from lstm_forecast import distributed, shards
 
     opts = _train_options(options, config)
     plan = shards.shard_options(data, opts, distributed.rank(), distributed.world_size())
     if plan is None:
-        return load(data, opts)
+        dataset = load(data, opts)
+        _warn(notify, dataset.warnings)
+        return dataset
     dataset = load(data, plan[0])
-    found = distributed.gather((dataset.frequency, dataset.exchange, dataset.warnings))
-    if len({(frequency, exchange) for frequency, exchange, _ in found}) > 1:
-        seen = "; ".join(f"rank {r}: {f} on {e}" for r, (f, e, _) in enumerate(found))
+    rows = sum(len(s) for s in dataset.series)
+    found = distributed.gather(
+        (dataset.frequency, dataset.exchange, dataset.warnings, len(dataset.series), rows)
+    )
+    if len({(frequency, exchange) for frequency, exchange, *_ in found}) > 1:
+        seen = "; ".join(f"rank {r}: {f[0]} on {f[1]}" for r, f in enumerate(found))
         raise DataError(
             f"{dataset.source}: the shards of the series differ in frequency or trading "
             f"calendar ({seen}); give --exchange to settle it"
         )
-    sizes = distributed.gather((len(dataset.series), sum(len(x) for x in dataset.series)))
-    rows = "; ".join(f"rank {i}: {n:,} series, {r:,} rows" for i, (n, r) in enumerate(sizes))
-    shown = f"{len(sizes)} processes each read only their share of {plan[1]:,} series ({rows})"
-    return replace(
-        dataset,
-        warnings=[w for _, _, held in found for w in held],
-        details={**dataset.details, "rows": sum(r for _, r in sizes), "shards": shown},
-    )
+    _warn(notify, [w for _, _, held, _, _ in found for w in held])
+    if notify:
+        read = "; ".join(f"rank {r}: {f[3]:,} series, {f[4]:,} rows" for r, f in enumerate(found))
+        notify(f"{len(found)} processes each read only their share of {plan[1]:,} series ({read})")
+    return replace(dataset, details={**dataset.details, "rows": sum(f[4] for f in found)})
 
 
 def update(
