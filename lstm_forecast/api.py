@@ -32,6 +32,7 @@ from lstm_forecast.spec import ModelCard
 
 if TYPE_CHECKING:
     from lstm_forecast.backtest import BacktestConfig, BacktestResult
+    from lstm_forecast.conversion import Conversion
     from lstm_forecast.sql_source import Source
     from lstm_forecast.training import TrainResult
     from lstm_forecast.tune_outcome import TuneResult
@@ -44,6 +45,7 @@ if TYPE_CHECKING:
 __all__ = [
     "LoadOptions",
     "TrainConfig",
+    "convert",
     "info",
     "inspect",
     "load_data",
@@ -492,6 +494,22 @@ def inspect(data: str | Path | Source, options: LoadOptions | None = None) -> di
         "notes": ds.notes,
         "warnings": ds.warnings,
     }
+
+
+def convert(
+    data: str | Path,
+    to: str | Path,
+    options: LoadOptions | None = None,
+    *,
+    replace: bool = False,
+    progress: Callable[[int, int | None, str], None] | None = None,
+) -> Conversion:
+    """Write the series of a big delimited file as a Parquet dataset folder, read in chunks
+    (no size bound) with the loader's cleaning and messages, bucketed by series with row counts
+    in each footer: what sharded training and grouped prediction read a part at a time."""
+    from lstm_forecast import conversion
+
+    return conversion.convert(data, to, options, replace_existing=replace, progress=progress)
 
 
 def info(model_path: str | Path) -> dict:

@@ -571,6 +571,44 @@ def inspect(
     render.print_inspection(found, as_json)
 
 
+@app.command(epilog="Example (once): lstm-forecast convert universe.csv.gz --to universe/")
+@with_options(LOAD_PARAMETERS)
+def convert(
+    data: Annotated[
+        str,
+        typer.Argument(
+            help="Delimited text file of many series (gzip, bz2, xz or zip too; '-' for "
+            "stdin), of any size.",
+            show_default=False,
+        ),
+    ],
+    to: Annotated[
+        Path,
+        typer.Option("--to", help="Folder to write the Parquet dataset to.", show_default=False),
+    ],
+    replace: Annotated[bool, typer.Option(help="Replace the folder if it exists.")] = False,
+    quiet: Quiet = False,
+    **opts: object,
+) -> dict:
+    """Turn a big CSV of many series into a Parquet dataset that train and predict read a part
+    at a time: read in chunks, cleaned as every command cleans, bucketed by series."""
+    from lstm_forecast import api, render
+    from lstm_forecast.loading.messages import count
+
+    with render.progress(quiet, "convert") as progress:
+        result = api.convert(data, to, _load_options(opts), replace=replace, progress=progress)
+    if not quiet:
+        for note in result.notes:
+            say(f"note: {note}")
+        for warning in result.warnings:
+            say(f"warning: {warning}")
+        say(
+            f"wrote {result.series:,} series, {result.rows:,} rows (from {result.source_rows:,}) "
+            f"in {count(result.files, 'file')} to {result.path}"
+        )
+    return {"series": result.series, "rows": result.rows, "files": result.files}
+
+
 class Window(StrEnum):
     expanding = "expanding"
     sliding = "sliding"

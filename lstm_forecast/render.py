@@ -48,7 +48,7 @@ def _fit_step(fit: Fit | None, done: int, total: int) -> tuple[int, int | None, 
     return done, total, note
 
 
-def _trial_step(done: int, total: int, note: str) -> tuple[int, int | None, str]:
+def _counted(done: int, total: int | None, note: str) -> tuple[int, int | None, str]:
     return done, total, note
 
 
@@ -56,7 +56,8 @@ def _trial_step(done: int, total: int, note: str) -> tuple[int, int | None, str]
 STEPS: dict[str, Callable[..., tuple[int, int | None, str]]] = {
     "epoch": _epoch_step,  # api.train and api.update: one call per epoch
     "backtest fits": _fit_step,  # api.backtest: one call per fitted fold
-    "trials": _trial_step,  # api.tune: finished trials of the study, after each trial
+    "trials": _counted,  # api.tune: finished trials of the study, after each trial
+    "convert": _counted,  # api.convert: rows read, then files written
 }
 
 

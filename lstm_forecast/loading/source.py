@@ -6,6 +6,7 @@ Also the one source that is a table already: Parquet (with the optional pyarrow)
 from __future__ import annotations
 
 import bz2
+import contextlib
 import gzip
 import io
 import lzma
@@ -13,6 +14,7 @@ import stat
 import sys
 import zipfile
 import zlib
+from collections.abc import Iterator
 from pathlib import Path
 from typing import IO
 
@@ -31,6 +33,8 @@ COMPRESSIONS = (
     (b"PK\x03\x04", "zip"),
 )
 PARQUET_MAGIC = b"PAR1"
+# what reading a damaged container raises
+DAMAGED = (OSError, EOFError, lzma.LZMAError, zipfile.BadZipFile, zlib.error, ValueError)
 
 
 def read_bytes(path: str, name: str) -> bytes:
@@ -38,25 +42,58 @@ def read_bytes(path: str, name: str) -> bytes:
     if path == "-":
         data = sys.stdin.buffer.read(MAX_BYTES + 1)
     else:
-        try:
-            mode = Path(path).stat()
-            if stat.S_ISDIR(mode.st_mode):
-                raise DataError(f"{name}: is a directory, not a data file")
-            if not (stat.S_ISREG(mode.st_mode) or stat.S_ISFIFO(mode.st_mode)):
-                raise DataError(f"{name}: is a device or socket, not a data file")
-            if mode.st_size > MAX_BYTES:
-                raise DataError(f"{name}: {_size(mode.st_size)}, over the {_size(MAX_BYTES)} limit")
+        with _reading(name):
+            size = _check_file(path, name)
+            if size > MAX_BYTES:
+                raise DataError(f"{name}: {_size(size)}, over the {_size(MAX_BYTES)} limit")
             with open(path, "rb") as fh:
                 data = fh.read(MAX_BYTES + 1)
-        except FileNotFoundError:
-            raise DataError(f"{name}: no such file") from None
-        except PermissionError:
-            raise DataError(f"{name}: permission denied") from None
-        except OSError as exc:
-            raise DataError(f"{name}: cannot read ({exc.strerror or exc})") from None
     if len(data) > MAX_BYTES:
         raise DataError(f"{name}: over the {_size(MAX_BYTES)} limit")
     return data
+
+
+def open_stream(path: str, name: str) -> tuple[IO[bytes], str | None]:
+    """The file (stdin for '-') as a stream of its data, out of any gzip, bz2, xz or zip
+    container (found by magic bytes), and the container's kind; no size bound, for readers
+    that go a chunk at a time. Damage found while reading raises the errors in DAMAGED."""
+    if path == "-":
+        fh: IO[bytes] = sys.stdin.buffer
+    else:
+        with _reading(name):
+            _check_file(path, name)
+            fh = open(path, "rb")  # noqa: SIM115 (the caller closes the stream)
+    magic = fh.peek(8)[:8] if hasattr(fh, "peek") else b""
+    kind = next((k for m, k in COMPRESSIONS if magic.startswith(m)), None)
+    if kind is None:
+        return fh, None
+    try:
+        return _open_compressed(kind, fh, name), kind
+    except DAMAGED as exc:
+        raise DataError(f"{name}: damaged {kind} file ({short(exc)})") from None
+
+
+def _check_file(path: str, name: str) -> int:
+    """The size of a regular file or pipe; a DataError for directories and devices."""
+    mode = Path(path).stat()
+    if stat.S_ISDIR(mode.st_mode):
+        raise DataError(f"{name}: is a directory, not a data file")
+    if not (stat.S_ISREG(mode.st_mode) or stat.S_ISFIFO(mode.st_mode)):
+        raise DataError(f"{name}: is a device or socket, not a data file")
+    return mode.st_size
+
+
+@contextlib.contextmanager
+def _reading(name: str) -> Iterator[None]:
+    """OS errors of opening a file as one-line DataErrors."""
+    try:
+        yield
+    except FileNotFoundError:
+        raise DataError(f"{name}: no such file") from None
+    except PermissionError:
+        raise DataError(f"{name}: permission denied") from None
+    except OSError as exc:
+        raise DataError(f"{name}: cannot read ({exc.strerror or exc})") from None
 
 
 def _size(n: int) -> str:
@@ -70,18 +107,17 @@ def decompress(raw: bytes, name: str) -> tuple[bytes, str | None]:
     if kind is None:
         return raw, None
     try:
-        with _open_compressed(kind, raw, name) as fh:
+        with _open_compressed(kind, io.BytesIO(raw), name) as fh:
             data = fh.read(MAX_BYTES + 1)
-    except (OSError, EOFError, lzma.LZMAError, zipfile.BadZipFile, zlib.error, ValueError) as exc:
+    except DAMAGED as exc:
         raise DataError(f"{name}: damaged {kind} file ({short(exc)})") from None
     if len(data) > MAX_BYTES:
         raise DataError(f"{name}: over the {_size(MAX_BYTES)} limit once decompressed")
     return data, kind
 
 
-def _open_compressed(kind: str, raw: bytes, name: str) -> IO[bytes]:
+def _open_compressed(kind: str, buf: IO[bytes], name: str) -> IO[bytes]:
     """A reader for the one data file inside a compressed container."""
-    buf = io.BytesIO(raw)
     if kind == "gzip":
         return gzip.GzipFile(fileobj=buf)
     if kind == "bz2":
