@@ -6,7 +6,7 @@ parameters (drift, long-run volatility, persistence, starting price) vary per se
 `--ragged`, about half the series start later (listings) and a tenth end early (delistings).
 
     python bench/universe.py --out /tmp/universe [--series 10000] [--days 5000] [--seed 0]
-        [--layout bucket|ticker] [--buckets 64] [--ragged]
+        [--layout bucket|ticker|csv] [--buckets 64] [--ragged]
 
 Layouts (columns ticker: string, date: date32, close: float64):
 
@@ -14,8 +14,11 @@ Layouts (columns ticker: string, date: date32, close: float64):
                                                  ticker is a column inside the files
     ticker            ticker=AAAB/part-0.parquet one file per series; ticker comes from the
                                                  folder name (hive partitioning)
+    csv               universe.csv               one long text file (what `convert` reads)
 
-Either way `pyarrow.dataset.dataset(out, partitioning="hive")` yields a ticker column. Work is
+Bucket files list their series' row counts in the footer (what sharded training balances by).
+Either Parquet layout read with `pyarrow.dataset.dataset(out, partitioning="hive")` yields a
+ticker column. Work is
 streamed in chunks of series, so memory stays flat whatever the size, and a chunk's numbers
 depend only on the seed and the series' position, so both layouts hold the same data.
 """
@@ -23,6 +26,7 @@ depend only on the seed and the series' position, so both layouts hold the same 
 from __future__ import annotations
 
 import argparse
+import json
 import shutil
 import string
 import sys
@@ -32,7 +36,10 @@ from pathlib import Path
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
+
+from lstm_forecast.parquet import SERIES_ROWS
 
 CHUNK = 256  # series simulated at once: 256 x 5,000 float64 is 10 MB per array
 ROW_GROUP = 65_536  # rows: a one-ticker read decodes ~13 series, not a whole file
@@ -153,6 +160,7 @@ class Buckets:
         self.width = len(str(self.buckets - 1))
         self.writer: pq.ParquetWriter | None = None
         self.current, self.files = -1, 0
+        self.rows: dict[str, int] = {}
 
     def add(self, start: int, names: list[str], tab: pa.Table, offsets: np.ndarray) -> None:
         owner = (np.arange(start, start + len(names)) * self.buckets) // self.series
@@ -167,11 +175,30 @@ class Buckets:
             first, last = np.flatnonzero(owner == b)[[0, -1]]
             part = tab.slice(offsets[first], offsets[last + 1] - offsets[first])
             self.writer.write_table(part, row_group_size=ROW_GROUP)
+            for i in range(first, last + 1):
+                self.rows[names[i]] = int(offsets[i + 1] - offsets[i])
 
     def close(self) -> None:
         if self.writer is not None:
+            self.writer.add_key_value_metadata({SERIES_ROWS: json.dumps(self.rows)})
             self.writer.close()
-            self.writer = None
+            self.writer, self.rows = None, {}
+
+
+class CsvFile:
+    """universe.csv: ticker,date,close lines, series after series."""
+
+    def __init__(self, out: Path) -> None:
+        self.sink, self.files = open(out / "universe.csv", "wb"), 1  # noqa: SIM115
+        self.header = True
+
+    def add(self, start: int, names: list[str], tab: pa.Table, offsets: np.ndarray) -> None:
+        options = pacsv.WriteOptions(include_header=self.header, quoting_style="none")
+        pacsv.write_csv(tab, self.sink, options)
+        self.header = False
+
+    def close(self) -> None:
+        self.sink.close()
 
 
 def write(
@@ -179,7 +206,8 @@ def write(
 ) -> tuple[int, int]:
     """Write the dataset under `out`, chunk by chunk; returns (rows, files)."""
     dates = business_days(days)
-    sink = TickerFolders(out) if layout == "ticker" else Buckets(out, series, buckets)
+    sinks = {"ticker": lambda: TickerFolders(out), "csv": lambda: CsvFile(out)}
+    sink = sinks.get(layout, lambda: Buckets(out, series, buckets))()
     rows = 0
     try:
         for start, names, span, prices in chunks(series, days, seed, ragged):
@@ -202,7 +230,7 @@ def main() -> None:
     parser.add_argument("--series", type=int, default=10_000)
     parser.add_argument("--days", type=int, default=5_000)
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--layout", choices=["bucket", "ticker"], default="bucket")
+    parser.add_argument("--layout", choices=["bucket", "ticker", "csv"], default="bucket")
     parser.add_argument("--buckets", type=int, default=64, help="files for --layout bucket")
     parser.add_argument("--ragged", action="store_true", help="vary series start and end")
     args = parser.parse_args()

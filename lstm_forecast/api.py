@@ -350,6 +350,7 @@ def predict_groups(
     notify: Callable[[str], None] | None = None,
     recalibrate: bool = False,
     identify: bool = False,
+    progress: Callable[[int, int | None, str], None] | None = None,
 ) -> Iterator[pd.DataFrame]:
     """Forecast the horizon after the data's last row (or from every origin since `since`), a
     group of series at a time.
@@ -362,11 +363,13 @@ def predict_groups(
 
     A Parquet dataset of more than PREDICT_GROUP_ROWS rows is read in groups of series of
     about that many rows (row counts from its metadata), so memory holds one group whatever
-    the universe; its series the model does not know are named once and not read. Any other
-    data is one group.
+    the universe; its series the model does not know are named once and not read, and
+    `progress(groups done, groups, what)` hears of each group. Any other data is one group.
+    A message is told once, however many groups repeat it.
     """
     from lstm_forecast import shards
 
+    notify = _once(notify)
     card, weights, model_id = artifacts.load_identified_model(model_path)
     opts = None if isinstance(data, Dataset) else _predict_options(options, card)
     plan = None
@@ -379,11 +382,29 @@ def predict_groups(
             card, weights, model_id, dataset, since, series, engine, notify, recalibrate, identify
         )
         return
-    for names in plan:
+    done = 0
+    for i, names in enumerate(plan):
         dataset = load(data, replace(opts, series=names))
         yield _forecast(
             card, weights, model_id, dataset, since, None, engine, notify, recalibrate, identify
         )
+        done += len(names)
+        if progress:
+            progress(i + 1, len(plan), f"{done:,} series")
+
+
+def _once(notify: Callable[[str], None] | None) -> Callable[[str], None] | None:
+    """`notify` passing each message on the first time only."""
+    if notify is None:
+        return None
+    said: set[str] = set()
+
+    def tell(message: str) -> None:
+        if message not in said:
+            said.add(message)
+            notify(message)
+
+    return tell
 
 
 def _forecast(

@@ -15,6 +15,7 @@ import os
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
+from typing import BinaryIO
 
 import numpy as np
 from safetensors import SafetensorError
@@ -32,8 +33,15 @@ MAX_HEADER = 100 * 1024 * 1024
 
 def atomic_write(path: str | Path, data: bytes | str) -> None:
     """Write `data` to `path` via a temporary file in the same folder, fsync, then rename."""
+    with atomic_file(path) as fh:
+        fh.write(data.encode() if isinstance(data, str) else data)
+
+
+@contextlib.contextmanager
+def atomic_file(path: str | Path) -> Iterator[BinaryIO]:
+    """A binary file that becomes `path` when the block ends (fsync, then rename); an error
+    or a kill before then leaves `path` as it was and no temporary file."""
     path = Path(path)
-    payload = data.encode() if isinstance(data, str) else data
     folder = path.parent if str(path.parent) else Path(".")
     try:
         fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=folder)
@@ -44,7 +52,7 @@ def atomic_write(path: str | Path, data: bytes | str) -> None:
     try:
         os.fchmod(fd, _mode_for(path))
         with os.fdopen(fd, "wb") as fh:
-            fh.write(payload)
+            yield fh
             fh.flush()
             os.fsync(fh.fileno())
         os.replace(tmp, path)

@@ -528,30 +528,29 @@ def predict(
     **opts: object,
 ) -> None:
     """Forecast the steps after the data's last row; CSV on stdout."""
-    from lstm_forecast import api, render
+    from lstm_forecast import api
     from lstm_forecast.settings import parse_list
 
     out = None
     if output is not None or output_table is not None:
         out = _output(output, output_table, "forecasts", opts, wait)
-    frames = api.predict_groups(
-        _data(data, opts, wait),
-        model,
-        since=since,
-        series=parse_list(series) or None,
-        options=_load_options(opts),
-        engine=engine.value,
-        notify=None if quiet else say,
-        recalibrate=recalibrate,
-        identify=out is not None and out.db is not None,
-    )
-    if out is None:
-        render.write_tables(frames, fmt.value)
-        return
-    from lstm_forecast import outputs
+    from lstm_forecast import outputs, render
 
-    rows = outputs.write_forecasts(render.joined(frames), out, fmt.value)
-    if out.db is not None and not quiet:
+    with render.progress(quiet, "groups") as progress:
+        frames = api.predict_groups(
+            _data(data, opts, wait),
+            model,
+            since=since,
+            series=parse_list(series) or None,
+            options=_load_options(opts),
+            engine=engine.value,
+            notify=None if quiet else say,
+            recalibrate=recalibrate,
+            identify=out is not None and out.db is not None,
+            progress=progress,
+        )
+        rows = outputs.write_forecasts(frames, out or outputs.Output(), fmt.value)
+    if out is not None and out.db is not None and not quiet:
         say(f"wrote {rows} forecast rows to {out}")
 
 

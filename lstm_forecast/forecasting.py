@@ -99,28 +99,36 @@ def forecast(
             f"(it knows {', '.join(ids)})"
         )
     run = runner(card, weights, engine_name)
-    frames, notes = [], []
-    for name in wanted:
-        s = by_name[name]
-        if len(s) < lookback:
-            raise DataError(
-                f"{dataset.source}: series '{name}' has {len(s)} rows, fewer than the "
-                f"model's lookback {lookback}"
-            )
+    chosen = [by_name[name] for name in wanted]
+    short = [s for s in chosen if len(s) < lookback]
+    if short and (series is not None or len(short) == len(chosen)):
+        s = short[0]
+        raise DataError(
+            f"{dataset.source}: series '{s.name}' has {len(s)} rows, fewer than the "
+            f"model's lookback {lookback}"
+        )
+    for s in short if notify else ():
+        notify(
+            f"warning: series '{s.name}' has {len(s)} rows, fewer than the model's lookback "
+            f"{lookback}; no forecast"
+        )
+    chosen = [s for s in chosen if len(s) >= lookback]
+    stats = [card.series[ids[s.name]].stats for s in chosen]
+    preps = windows.prepare_many(chosen, stats, card.transform, card.config.date_features)
+    parts, notes = [], []
+    for s, prep in zip(chosen, preps, strict=True):
         origins = _origins(s, since, lookback, dataset.source)
-        start = cutoff_row(card, ids[name], s) if recalibrate else None
-        q = quantile_forecasts(card, run, s, ids[name], origins, start)
+        start = cutoff_row(card, ids[s.name], s) if recalibrate else None
+        q = quantile_forecasts(card, run, s, ids[s.name], origins, start, prep)
         future = future_index(
             s.index, card.frequency, q.shape[1], dataset.exchange, dataset.calendar, dataset.clock
         )
         if future.note and future.note not in notes:
             notes.append(future.note)
-        frames.append(
-            _frame(name, s, origins, q, card, future.index, since is not None or with_origin)
-        )
+        parts.append(_columns(s, origins, q, card, future.index, since is not None or with_origin))
     for note in notes if notify else ():
         notify(f"note: {note}")
-    return pd.concat(frames, ignore_index=True)
+    return pd.DataFrame({c: np.concatenate([part[c] for part in parts]) for c in parts[0]})
 
 
 def quantile_forecasts(
@@ -130,8 +138,10 @@ def quantile_forecasts(
     sid: int,
     origins: np.ndarray,
     recalibrate_from: int | None = None,
+    prep: windows.Prepared | None = None,
 ) -> np.ndarray:
-    """Calibrated quantile forecasts (origins, horizon, quantiles) in the target's units.
+    """Calibrated quantile forecasts (origins, horizon, quantiles) in the target's units
+    (`prep`: the series' inputs, when prepared already).
 
     With `recalibrate_from` (a row, the training cutoff: see `cutoff_row`), the quantiles of
     every origin from that row on are recalibrated online (`conformal.adaptive_tails`, on the
@@ -143,7 +153,7 @@ def quantile_forecasts(
     adapt = recalibrate_from is not None and len(rows) > 0 and rows.max() >= recalibrate_from
     if adapt:
         rows = np.union1d(rows, np.arange(recalibrate_from, rows.max() + 1))
-    norm, prep = raw_forecasts(card, run, series, sid, rows)
+    norm, prep = raw_forecasts(card, run, series, sid, rows, prep)
     norm = calibration.apply(norm, card.calibration, card.network.median_index)
     if adapt:
         after = rows >= recalibrate_from
@@ -164,12 +174,19 @@ def cutoff_row(card: ModelCard, sid: int, series: Series) -> int:
 
 
 def raw_forecasts(
-    card: ModelCard, run: Runner, series: Series, sid: int, origins: np.ndarray
+    card: ModelCard,
+    run: Runner,
+    series: Series,
+    sid: int,
+    origins: np.ndarray,
+    prep: windows.Prepared | None = None,
 ) -> tuple[np.ndarray, windows.Prepared]:
     """The model's uncalibrated normalised quantiles at `origins`, and the inputs they came
-    from; `run` is what `runner` returns."""
+    from (`prep`, made here when not given); `run` is what `runner` returns."""
     cfg = card.config
-    prep = windows.prepare(series, card.series[sid].stats, card.transform, cfg.date_features)
+    if prep is None:
+        stats = card.series[sid].stats
+        prep = windows.prepare(series, stats, card.transform, cfg.date_features)
     parts = [
         run(windows.windows(prep.x, origins[i : i + BATCH], cfg.lookback), sid)
         for i in range(0, len(origins), BATCH)
@@ -302,21 +319,20 @@ def format_index(values: np.ndarray, frequency: str | None) -> np.ndarray:
     return timestamp(values, date_only=not calendars.is_intraday(frequency))
 
 
-def _frame(
-    name: str,
+def _columns(
     s: Series,
     origins: np.ndarray,
     q: np.ndarray,
     card: ModelCard,
     future: np.ndarray,
     with_origin: bool,
-) -> pd.DataFrame:
-    """The forecasts of one series; a target inside the data is dated by its own row, one
-    past the data's end by `future` (the timestamps after the last row)."""
+) -> dict[str, np.ndarray]:
+    """The forecast columns of one series; a target inside the data is dated by its own row,
+    one past the data's end by `future` (the timestamps after the last row)."""
     horizon, frequency = q.shape[1], card.frequency
     extended = np.concatenate([s.index, future])
     target_rows = origins[:, None] + np.arange(1, horizon + 1)[None, :]
-    cols: dict[str, np.ndarray] = {"series": np.full(target_rows.size, name, dtype=object)}
+    cols: dict[str, np.ndarray] = {"series": np.full(target_rows.size, s.name, dtype=object)}
     if with_origin:
         cols["origin"] = format_index(np.repeat(s.index[origins], horizon), frequency)
     cols["date"] = format_index(extended[target_rows].ravel(), frequency)
@@ -327,7 +343,7 @@ def _frame(
     if with_origin:
         padded = np.concatenate([s.values, np.full(horizon, np.nan)])
         cols["actual"] = padded[target_rows].ravel()
-    return pd.DataFrame(cols)
+    return cols
 
 
 def quantile_column(q: float) -> str:

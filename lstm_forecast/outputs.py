@@ -12,6 +12,7 @@ rows say which run (`run`, a hash of its data and settings) and which model or b
 from __future__ import annotations
 
 import importlib.util
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -90,23 +91,22 @@ def output_for(
     return Output(db=db, table=table or default_table)
 
 
-def write_forecasts(frame: pd.DataFrame, out: Output, fmt: str) -> int:
-    """predict's rows (with `model` and `origin` for a database) to `out`; rows written."""
+def write_forecasts(frames: Iterable[pd.DataFrame], out: Output, fmt: str) -> int:
+    """predict's rows (with `model` and `origin` for a database), frame by frame as they come,
+    to `out`: stdout, a file (renamed into place at the end) or a table (one transaction);
+    rows written."""
     if out.db is not None:
         from lstm_forecast import sql_sink
 
-        rows = typed(frame.drop(columns=["actual"], errors="ignore"))
-        spec = sql_sink.table_spec(str(out.table), rows, sql_sink.FORECAST_KEY)
-        return sql_sink.write_table(out.db, spec, rows)
+        rows = (typed(frame.drop(columns=["actual"], errors="ignore")) for frame in frames)
+        return sql_sink.write_frames(out.db, str(out.table), sql_sink.FORECAST_KEY, rows)
     if out.path is not None and out.path.suffix.lower() == PARQUET_SUFFIX:
-        from lstm_forecast.parquet import write_parquet
+        from lstm_forecast.parquet import write_parquet_frames
 
-        write_parquet(out.path, typed(frame))
-        return len(frame)
+        return write_parquet_frames(out.path, (typed(frame) for frame in frames))
     from lstm_forecast import render
 
-    render.write_table(frame, out.path, fmt)
-    return len(frame)
+    return render.write_tables(frames, out.path, fmt)
 
 
 def write_backtest(result: BacktestResult, out: Output) -> int:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import io
 import json
 from collections import Counter
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -116,6 +116,30 @@ def write_parquet(path: str | Path, frame: pd.DataFrame) -> None:
     atomic_write(path, buffer.getvalue())
 
 
+def write_parquet_frames(path: str | Path, frames: Iterable[pd.DataFrame]) -> int:
+    """Write frames of one table (the first frame's schema) as one Parquet file, a row group
+    or more per frame as they come, renamed into place at the end; rows written."""
+    pa = _pyarrow()
+    import pyarrow.parquet as pq
+
+    from lstm_forecast.artifacts import atomic_file
+
+    rows = 0
+    with atomic_file(path) as sink:
+        writer = None
+        try:
+            for frame in frames:
+                table = pa.Table.from_pandas(frame, preserve_index=False)
+                if writer is None:
+                    writer = pq.ParquetWriter(sink, table.schema)
+                writer.write_table(table.cast(writer.schema))
+                rows += len(frame)
+        finally:
+            if writer is not None:
+                writer.close()
+    return rows
+
+
 def _dataset(path: str | Path) -> Any:
     pa = _pyarrow()
     import pyarrow.dataset as ds
@@ -133,21 +157,28 @@ def _dataset(path: str | Path) -> Any:
 
 def _series_filter(path: str | Path, schema: Any, column: str | None, series: Sequence[str]):
     """`column IN series`, the values in the column's own type (a partition key of digits
-    is read as a number)."""
+    is read as a number), within their least and greatest value: pyarrow skips the files and
+    row groups whose statistics lie outside that range (a long IN list alone makes it read
+    every file, which made each group of a universe cost as much as the whole)."""
     pa = _pyarrow()
     import pyarrow.compute as pc
     import pyarrow.dataset as ds
 
     kind = schema.field(column).type
-    values: Any = [str(s) for s in series]
+    values: Any = pa.array([str(s) for s in series])
     if not (pa.types.is_string(kind) or pa.types.is_large_string(kind)):
         try:
-            values = pc.cast(pa.array(values), kind)
+            values = pc.cast(values, kind)
         except pa.ArrowException:
+            shown = ", ".join(str(s) for s in series)
             raise DataError(
-                f"{path}: --series {', '.join(values)} do not fit column {column} ({kind})"
+                f"{path}: --series {shown} do not fit column {column} ({kind})"
             ) from None
-    return ds.field(column).isin(values)
+    field = ds.field(column)
+    if not len(values):
+        return field.isin(values)
+    bounds = pc.min_max(values)
+    return (field >= bounds["min"]) & (field <= bounds["max"]) & field.isin(values)
 
 
 def _short(exc: BaseException) -> str:

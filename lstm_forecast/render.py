@@ -11,7 +11,7 @@ import json
 import os
 import sys
 from collections.abc import Callable, Iterable, Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -20,7 +20,7 @@ import pandas as pd
 from rich.console import Console
 from rich.table import Table
 
-from lstm_forecast.artifacts import atomic_write
+from lstm_forecast.artifacts import atomic_file, atomic_write
 from lstm_forecast.errors import OutputClosed
 from lstm_forecast.formats import number
 
@@ -58,6 +58,7 @@ STEPS: dict[str, Callable[..., tuple[int, int | None, str]]] = {
     "backtest fits": _fit_step,  # api.backtest: one call per fitted fold
     "trials": _counted,  # api.tune: finished trials of the study, after each trial
     "convert": _counted,  # api.convert: rows read, then files written
+    "groups": _counted,  # api.predict_groups: groups of series forecast
 }
 
 
@@ -181,14 +182,24 @@ def write_table(frame: pd.DataFrame, output: Path | None, fmt: str) -> None:
         atomic_write(output, text)
 
 
-def write_tables(frames: Iterable[pd.DataFrame], fmt: str) -> None:
-    """Frames of one table to stdout: CSV as each frame comes (the header once), JSON as one
-    array at the end."""
+def write_tables(frames: Iterable[pd.DataFrame], output: Path | None, fmt: str) -> int:
+    """Frames of one table to stdout, or atomically to `output`: CSV as each frame comes (the
+    header once), JSON as one array at the end; rows written."""
     if fmt == "json":
-        write_table(joined(frames), None, fmt)
-        return
-    for i, frame in enumerate(frames):
-        emit(_csv(frame, header=i == 0))
+        frame = joined(frames)
+        write_table(frame, output, fmt)
+        return len(frame)
+    rows = 0
+    with ExitStack() as stack:
+        sink = stack.enter_context(atomic_file(output)) if output is not None else None
+        for i, frame in enumerate(frames):
+            text = _csv(frame, header=i == 0)
+            if sink is None:
+                emit(text)
+            else:
+                sink.write(text.encode())
+            rows += len(frame)
+    return rows
 
 
 def _csv(frame: pd.DataFrame, header: bool = True) -> str:

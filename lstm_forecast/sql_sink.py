@@ -9,7 +9,7 @@ altered. Rows whose key is already there are replaced, so rerunning a job leaves
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -64,6 +64,28 @@ def table_spec(name: str, frame: pd.DataFrame, key: Sequence[str]) -> TableSpec:
 def write_table(db: Database, spec: TableSpec, frame: pd.DataFrame) -> int:
     """Upsert the rows of `frame` into the table of `spec` in one transaction; rows written."""
     return write_tables(db, [(spec, frame)])
+
+
+def write_frames(
+    db: Database, name: str, key: Sequence[str], frames: Iterable[pd.DataFrame]
+) -> int:
+    """Upsert frames of one table as they come, all in one transaction (the table's spec is
+    the first frame's); rows written. Made for results produced a group at a time."""
+    import pandas as pd
+
+    now = pd.Timestamp.now(tz="UTC")
+    written = 0
+    with connect(db, write=True) as conn:
+        for i, frame in enumerate(frames):
+            if i == 0:
+                spec = table_spec(name, frame, key)
+                table = _table(spec)
+                _ensure_table(conn, db, spec, table)
+            rows = _rows(spec, frame, now)
+            for start in range(0, len(rows), BATCH_ROWS):
+                conn.upsert(table, rows.iloc[start : start + BATCH_ROWS], spec.key)
+            written += len(rows)
+    return written
 
 
 def write_tables(db: Database, parts: Sequence[tuple[TableSpec, pd.DataFrame]]) -> int:

@@ -148,23 +148,24 @@ def split(dataset: Dataset, config: TrainConfig, transform: str) -> list[SeriesP
     A training origin's targets all lie in the training rows; a validation origin's targets all
     lie in the validation tail. No window's targets cross the boundary.
     """
-    parts = []
     lookback, horizon = config.lookback, config.horizon
+    kept, fitted = [], []
     for s in dataset.series:
-        n = len(s)
-        n_train = windows.split_point(n, config.val_size)
-        first, last = lookback - 1, n_train - 1 - horizon
-        if last < first:
+        n_train = windows.split_point(len(s), config.val_size)
+        if n_train - 1 - horizon < lookback - 1:
             continue
-        stats = windows.fit_stats(
-            s, n_train, transform, dataset.feature_names, config.features or None
+        kept.append((s, n_train))
+        fitted.append(
+            windows.fit_stats(s, n_train, transform, dataset.feature_names, config.features or None)
         )
-        prep = windows.prepare(s, stats, transform, config.date_features)
-        val = np.arange(max(n_train - 1, lookback - 1), n - horizon)
+    series = [s for s, _ in kept]
+    preps = windows.prepare_many(series, fitted, transform, config.date_features)
+    parts = []
+    for (s, n_train), stats, prep in zip(kept, fitted, preps, strict=True):
+        val = np.arange(max(n_train - 1, lookback - 1), len(s) - horizon)
+        span = (lookback - 1, n_train - 1 - horizon)
         parts.append(
-            SeriesPart(
-                s.name, prep, windows.targets(prep, horizon), stats, n_train, (first, last), val
-            )
+            SeriesPart(s.name, prep, windows.targets(prep, horizon), stats, n_train, span, val)
         )
     if not parts:
         need = config.lookback + config.horizon + 2

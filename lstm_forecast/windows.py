@@ -28,6 +28,7 @@ from lstm_forecast.loading import Dataset, Series
 from lstm_forecast.loading.roles import key
 from lstm_forecast.settings import RANGE_FEATURES, range_feature
 
+EWMA_BLOCK = 256  # series whose volatility recursions run side by side
 EWMA_LAMBDA = 0.94  # RiskMetrics daily decay
 CLIP = 10.0
 PARKINSON = 1.0 / (4.0 * math.log(2.0))  # E[ln(H/L)^2] = 4 ln 2 sigma^2 for Brownian motion
@@ -165,36 +166,52 @@ def _input_raw(columns: np.ndarray, entry: dict) -> np.ndarray:
 
 def prepare(series: Series, stats: dict, transform: str, date_features: bool) -> Prepared:
     """Inputs for every row of `series` using stored statistics (causal: row t uses rows <= t)."""
-    y = level(series.values, transform)
-    scale = stats["scale"]
-    dz = np.concatenate([[0.0], np.diff(y)])
-    sigma = ewma_volatility(dz, scale)
-    cols = [
-        np.clip(dz / scale, -CLIP, CLIP),
-        np.log(sigma / scale),
-    ]
-    if transform == "none":
-        cols.append(np.clip((y - stats["level_mean"]) / stats["level_std"], -CLIP, CLIP))
-    for j, f in enumerate(stats["features"]):
-        raw = _input_raw(series.features[:, f.get("columns", [j])], f)  # older files: column j
-        cols.append(np.clip((raw - f["mean"]) / f["std"], -CLIP, CLIP))
-    if date_features:
-        cols.extend(date_inputs(series.index))
-    x = np.stack(cols, axis=1).astype("float32")
-    return Prepared(x, y, sigma)
+    return prepare_many([series], [stats], transform, date_features)[0]
 
 
-def ewma_volatility(dz: np.ndarray, scale: float) -> np.ndarray:
-    """RiskMetrics volatility after each row: var[t] = l*var[t-1] + (1-l)*dz[t]^2, from scale^2."""
-    var = np.empty_like(dz)
-    v = scale * scale
-    lam = EWMA_LAMBDA
-    sq = dz * dz
-    for t in range(len(dz)):  # a recursion; a few thousand steps cost well under a millisecond
-        v = lam * v + (1.0 - lam) * sq[t]
-        var[t] = v
-    floor = (scale * 0.05) ** 2
-    return np.sqrt(np.maximum(var, floor))
+def prepare_many(
+    series: list[Series], stats: list[dict], transform: str, date_features: bool
+) -> list[Prepared]:
+    """`prepare` for several series, their volatility recursions run side by side."""
+    levels = [level(s.values, transform) for s in series]
+    moves = [np.concatenate([[0.0], np.diff(y)]) for y in levels]
+    scales = np.array([st["scale"] for st in stats], dtype=float)
+    sigmas = ewma_volatility(moves, scales)
+    out = []
+    for s, st, y, dz, sigma in zip(series, stats, levels, moves, sigmas, strict=True):
+        scale = st["scale"]
+        cols = [np.clip(dz / scale, -CLIP, CLIP), np.log(sigma / scale)]
+        if transform == "none":
+            cols.append(np.clip((y - st["level_mean"]) / st["level_std"], -CLIP, CLIP))
+        for j, f in enumerate(st["features"]):
+            raw = _input_raw(s.features[:, f.get("columns", [j])], f)  # older files: column j
+            cols.append(np.clip((raw - f["mean"]) / f["std"], -CLIP, CLIP))
+        if date_features:
+            cols.extend(date_inputs(s.index))
+        out.append(Prepared(np.stack(cols, axis=1).astype("float32"), y, sigma))
+    return out
+
+
+def ewma_volatility(moves: list[np.ndarray], scales: np.ndarray) -> list[np.ndarray]:
+    """RiskMetrics volatility after each row of each series: var[t] = l*var[t-1] +
+    (1-l)*dz[t]^2, from scale^2, floored at (scale/20)^2. The recursion runs once over time
+    with a vector over up to EWMA_BLOCK series (a series at a time costs a Python step per
+    row); each element sees the same float operations either way, so a series' result does
+    not depend on the company it keeps."""
+    out = []
+    for first in range(0, len(moves), EWMA_BLOCK):
+        block, scale = moves[first : first + EWMA_BLOCK], scales[first : first + EWMA_BLOCK]
+        squares = np.zeros((max(len(d) for d in block), len(block)))  # a row per step
+        for j, d in enumerate(block):
+            squares[: len(d), j] = d * d
+        var = np.empty_like(squares)
+        v = scale * scale
+        for t in range(len(squares)):
+            v = EWMA_LAMBDA * v + (1.0 - EWMA_LAMBDA) * squares[t]
+            var[t] = v
+        floors = (scale * 0.05) ** 2
+        out.extend(np.sqrt(np.maximum(var[: len(d), j], floors[j])) for j, d in enumerate(block))
+    return out
 
 
 def date_inputs(index: np.ndarray) -> list[np.ndarray]:

@@ -13,7 +13,7 @@ import pytest
 
 from helpers import BOKEH, WALK_CONFIG, long_prices, sine, store_lake, write_sequence
 from lstm_forecast import api, artifacts
-from lstm_forecast.errors import Interrupted
+from lstm_forecast.errors import DataError, Interrupted
 from lstm_forecast.loading import LoadOptions
 from lstm_forecast.settings import TrainConfig
 
@@ -129,3 +129,23 @@ def test_predict_reads_a_big_dataset_a_group_of_series_at_a_time(tmp_path, monke
     assert [n for group in loads for n in group] == ["AAPL", "IBM", "MSFT", "NVDA"]
     assert "ZZZ" not in set(grouped["series"]) and len(grouped) == len(whole)
     assert "warning: 1 series are not in the model, no forecast: ZZZ" in told
+
+
+def test_predict_names_each_series_too_short_and_forecasts_the_rest(tmp_path, monkeypatch):
+    """In a universe, a new listing shorter than the lookback gets a one-line reason, and the
+    grouped run says each message once and reports every group."""
+    prices = long_prices(("AAPL", "IBM", "MSFT", "NVDA"), days=120)
+    model = tmp_path / "m.lstm"
+    config = TrainConfig(lookback=20, horizon=3, hidden=8, layers=1, epochs=1, seed=0)
+    api.train(store_lake(tmp_path / "lake", prices), model, config, threads=1)
+    newer = prices[(prices["Ticker"] != "IBM") | (prices.index >= len(prices) - 4 * 10)]
+    lake = store_lake(tmp_path / "newer", newer)  # IBM: its last 10 rows only
+    told, steps = [], []
+    monkeypatch.setattr(api, "PREDICT_GROUP_ROWS", 250)
+    frame = api.predict(lake, model, notify=told.append, progress=lambda *a: steps.append(a))
+    assert sorted(set(frame["series"])) == ["AAPL", "MSFT", "NVDA"] and len(frame) == 9
+    short = "warning: series 'IBM' has 10 rows, fewer than the model's lookback 20; no forecast"
+    assert told.count(short) == 1 and len(told) == len(set(told))
+    assert steps == [(1, 2, "3 series"), (2, 2, "4 series")]  # groups of about equal rows
+    with pytest.raises(DataError, match="series 'IBM' has 10 rows, fewer than"):
+        api.predict(lake, model, series=["IBM"])

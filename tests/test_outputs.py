@@ -15,7 +15,7 @@ from helpers import cli_path, hold_duckdb, run_sql
 from lstm_forecast import api, outputs
 from lstm_forecast.backtest import BacktestConfig
 from lstm_forecast.db_url import URL_ENV, Database
-from lstm_forecast.errors import ConfigError, ModelFileError
+from lstm_forecast.errors import ConfigError, DataError, ModelFileError
 from lstm_forecast.settings import TrainConfig
 from postgres import PASSWORD
 
@@ -59,10 +59,11 @@ def test_forecasts_into_a_database_carry_model_and_origin_once(database_url, wal
     assert frame[plain.columns].equals(plain)
     assert (frame["origin"] == "2013-06-14").all()  # the walk's last business day
     out = outputs.Output(db=Database(database_url), table="fc")
-    assert outputs.write_forecasts(frame, out, "csv") == 3
-    assert outputs.write_forecasts(frame, out, "csv") == 3
+    assert outputs.write_forecasts([frame], out, "csv") == 3
+    assert outputs.write_forecasts([frame], out, "csv") == 3
     history = api.predict(walk_file, model, since="2013-06-01", identify=True)
-    outputs.write_forecasts(history, out, "csv")
+    halves = [history.iloc[:12], history.iloc[12:]]  # frames as predict_groups yields them
+    assert outputs.write_forecasts(iter(halves), out, "csv") == 30
     assert count(database_url, "fc") == len(history) == 3 * 10
     rows = run_sql(
         database_url, "SELECT origin, date, horizon, forecast FROM fc ORDER BY origin, horizon"
@@ -76,7 +77,9 @@ def test_parquet_output_has_typed_dates(walk_model, walk_file, tmp_path):
 
     model, _ = walk_model
     frame = api.predict(walk_file, model, since="2013-06-10")
-    outputs.write_forecasts(frame, outputs.Output(path=tmp_path / "f.parquet"), "csv")
+    halves = iter([frame.iloc[:7], frame.iloc[7:]])
+    outputs.write_forecasts(halves, outputs.Output(path=tmp_path / "f.parquet"), "csv")
+    assert pq.read_metadata(tmp_path / "f.parquet").num_row_groups == 2  # written as they came
     back = pq.read_table(tmp_path / "f.parquet").to_pandas()
     assert str(back["date"].dtype).startswith("datetime64") and len(back) == len(frame)
     assert back["date"].dt.strftime("%Y-%m-%d").tolist() == frame["date"].tolist()
@@ -170,3 +173,17 @@ def test_duckdb_file_held_by_another_writer_exits_75_or_waits(walk_model, walk_f
         holder.wait()
     assert waiting.wait(timeout=120) == 0
     assert pd.DataFrame(run_sql(url, "SELECT * FROM fc")).shape[0] == 3
+
+
+@pytest.mark.parametrize("name", ["f.csv", "f.parquet"])
+def test_a_file_output_stays_as_it_was_when_a_later_group_fails(tmp_path, name):
+    path = tmp_path / name
+    path.write_text("old\n")
+
+    def frames():
+        yield pd.DataFrame({"series": ["A"], "date": ["2024-01-02"], "forecast": [1.5]})
+        raise DataError("the second group is unreadable")
+
+    with pytest.raises(DataError, match="second group"):
+        outputs.write_forecasts(frames(), outputs.Output(path=path), "csv")
+    assert path.read_text() == "old\n" and [p.name for p in tmp_path.iterdir()] == [name]

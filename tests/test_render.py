@@ -253,9 +253,9 @@ def test_inspection_shows_the_trading_calendar_with_its_evidence(capfd):
 
 def test_frames_of_one_table_stream_as_csv_with_one_header(capfd):
     frames = [pd.DataFrame({"series": [s], "forecast": [v]}) for s, v in (("A", 1.5), ("B", 2.0))]
-    render.write_tables(iter(frames), "csv")
+    assert render.write_tables(iter(frames), None, "csv") == 2
     assert capfd.readouterr().out == "series,forecast\nA,1.5\nB,2\n"
-    render.write_tables(iter(frames), "json")
+    render.write_tables(iter(frames), None, "json")
     assert json.loads(capfd.readouterr().out) == [
         {"series": "A", "forecast": 1.5},
         {"series": "B", "forecast": 2.0},

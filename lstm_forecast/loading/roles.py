@@ -228,7 +228,13 @@ def _choose_targets(
         chosen = cols
     elif target:
         wanted = [t for t in target.split(",") if t.strip()]
-        if series_col and len(wanted) == 1 and wanted[0] in set(text_of(frame[series_col])):
+        found = {key(c) for c in cols}
+        if (
+            series_col
+            and len(wanted) == 1
+            and key(wanted[0]) not in found
+            and (text_of(frame[series_col]) == wanted[0]).any()
+        ):
             raise DataError(
                 f"{name}: '{wanted[0]}' is a series in column '{series_col}', not a column; "
                 f"pick it with --series"
