@@ -53,6 +53,7 @@ BUCKET_BYTES = 64 * 1024**2  # text per bucket: what one build pass holds as str
 MAX_BUCKETS = 256
 ROW_GROUP = 65_536  # rows: a shard's filter skips the row groups of other series
 LINE = "__lstm_forecast_line__"  # the spill column of each row's line in the file
+WORK_PREFIX = ".{}.partial-"  # the hidden work folder beside the target, ending in the PID
 
 
 @dataclass
@@ -88,9 +89,16 @@ def convert(
     name = STDIN if path == "-" else path
     if target.exists() and not replace_existing:
         raise ConfigError(f"{target} exists; remove it or pass --replace")
-    work = target.parent / f".{target.name}.partial-{os.getpid()}"
-    shutil.rmtree(work, ignore_errors=True)
-    (work / "spill").mkdir(parents=True)
+    if target.exists() and not target.is_dir():
+        raise ConfigError(f"{target} exists and is not a folder; it is left as it is")
+    if not target.parent.is_dir():
+        raise ConfigError(f"{target}: folder {target.parent} does not exist")
+    _clear_stale(target)
+    work = target.parent / f"{WORK_PREFIX.format(target.name)}{os.getpid()}"
+    try:
+        (work / "spill").mkdir(parents=True)
+    except OSError as exc:
+        raise ConfigError(f"{target}: cannot write in {target.parent} ({exc.strerror})") from None
     try:
         sizes = (chunk_bytes, bucket_bytes)
         spill = _split(path, name, opts, sizes, work / "spill", progress)
@@ -340,12 +348,28 @@ def _write(dataset: Dataset, roles: Roles, path: Path) -> int:
     return sum(lengths)
 
 
+def _clear_stale(target: Path) -> None:
+    """Remove the work folders of conversions to `target` whose process is gone (killed)."""
+    for folder in target.parent.glob(WORK_PREFIX.format(target.name) + "*"):
+        pid = folder.name.rsplit("-", 1)[-1]
+        if pid.isdigit() and not _alive(int(pid)):
+            shutil.rmtree(folder, ignore_errors=True)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
 def _move_into_place(work: Path, target: Path) -> None:
     """Rename the finished folder to `target`; an old one is moved aside first, then removed."""
     old = None
     if target.exists():
-        if not target.is_dir():
-            raise ConfigError(f"{target} exists and is not a folder; it is left as it is")
         old = target.parent / f".{target.name}.old-{os.getpid()}"
         target.rename(old)
     work.rename(target)

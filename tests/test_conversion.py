@@ -206,3 +206,13 @@ def test_cli_convert_then_inspect(tmp_path, cli):
     assert again.returncode == 1 and "exists; remove it or pass --replace" in again.stderr
     shown = json.loads(cli("inspect", tmp_path / "u", "--json").stdout)
     assert [s["rows"] for s in shown["series"]] == [400] * 4
+
+
+def test_a_killed_conversions_work_folder_is_cleared_by_the_next(tmp_path):
+    source = long_csv(tmp_path / "p.csv", tickers=3)
+    stale = tmp_path / ".u.partial-999999999"  # no such process
+    (stale / "spill").mkdir(parents=True)
+    convert(source, tmp_path / "u")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["p.csv", "u"]
+    with pytest.raises(ConfigError, match="folder .* does not exist"):
+        convert(source, tmp_path / "no" / "u")
