@@ -214,5 +214,5 @@ def test_a_killed_conversions_work_folder_is_cleared_by_the_next(tmp_path):
     (stale / "spill").mkdir(parents=True)
     convert(source, tmp_path / "u")
     assert sorted(p.name for p in tmp_path.iterdir()) == ["p.csv", "u"]
-    with pytest.raises(ConfigError, match="folder .* does not exist"):
+    with pytest.raises(ConfigError, match=r"folder .* does not exist"):
         convert(source, tmp_path / "no" / "u")
