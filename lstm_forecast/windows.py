@@ -29,6 +29,7 @@ from lstm_forecast.loading.roles import key
 from lstm_forecast.settings import RANGE_FEATURES, range_feature
 
 EWMA_BLOCK = 256  # series whose volatility recursions run side by side
+EWMA_FEW = 16  # fewer series than this run one at a time
 EWMA_LAMBDA = 0.94  # RiskMetrics daily decay
 CLIP = 10.0
 PARKINSON = 1.0 / (4.0 * math.log(2.0))  # E[ln(H/L)^2] = 4 ln 2 sigma^2 for Brownian motion
@@ -198,6 +199,8 @@ def ewma_volatility(moves: list[np.ndarray], scales: np.ndarray) -> list[np.ndar
     with a vector over up to EWMA_BLOCK series (a series at a time costs a Python step per
     row); each element sees the same float operations either way, so a series' result does
     not depend on the company it keeps."""
+    if len(moves) < EWMA_FEW:  # numpy's per-call cost outweighs a vector this short
+        return [_ewma_one(d, float(s)) for d, s in zip(moves, scales, strict=True)]
     out = []
     for first in range(0, len(moves), EWMA_BLOCK):
         block, scale = moves[first : first + EWMA_BLOCK], scales[first : first + EWMA_BLOCK]
@@ -212,6 +215,16 @@ def ewma_volatility(moves: list[np.ndarray], scales: np.ndarray) -> list[np.ndar
         floors = (scale * 0.05) ** 2
         out.extend(np.sqrt(np.maximum(var[: len(d), j], floors[j])) for j, d in enumerate(block))
     return out
+
+
+def _ewma_one(dz: np.ndarray, scale: float) -> np.ndarray:
+    """`ewma_volatility` of one series, a step at a time in Python floats."""
+    var = np.empty_like(dz)
+    v = scale * scale
+    for t, sq in enumerate((dz * dz).tolist()):
+        v = EWMA_LAMBDA * v + (1.0 - EWMA_LAMBDA) * sq
+        var[t] = v
+    return np.sqrt(np.maximum(var, (scale * 0.05) ** 2))
 
 
 def date_inputs(index: np.ndarray) -> list[np.ndarray]:

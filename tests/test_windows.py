@@ -127,3 +127,18 @@ def test_the_loader_keeps_the_columns_a_range_input_needs(tmp_path):
     assert data.target == "Adj Close" and data.feature_names == ["High", "Low"]
     raw = np.genfromtxt(GOOG, delimiter=",", skip_header=1, usecols=(2, 3))
     np.testing.assert_array_equal(data.series[0].features, raw)
+
+
+@pytest.mark.parametrize("n", [1, 15, 16, 300])
+def test_volatility_of_series_side_by_side_is_bit_identical_to_one_at_a_time(n):
+    rng = np.random.default_rng(n)
+    moves = [rng.standard_t(4, int(m)) * 0.01 for m in rng.integers(0, 700, n)]
+    moves[0] = np.zeros(0)  # an empty series among them
+    scales = rng.uniform(0.004, 0.04, n)
+    together = windows.ewma_volatility(moves, scales)
+    for d, s, got in zip(moves, scales, together, strict=True):
+        var, v = np.empty(len(d)), s * s
+        for t, x in enumerate(d):  # the recursion as written down
+            v = 0.94 * v + (1.0 - 0.94) * (x * x)
+            var[t] = v
+        np.testing.assert_array_equal(got, np.sqrt(np.maximum(var, (s * 0.05) ** 2)))
