@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import copy
 import dataclasses
+import functools
 import re
 from collections import Counter
 from typing import Any
@@ -257,9 +258,21 @@ def _closed_days(code: str, span: np.ndarray) -> tuple[np.ndarray, dict[np.datet
     lo, hi = library_bounds(code, span[0], span[-1])
     if (hi - lo) < 0.9 * (span[-1] - span[0]):
         return None
+    holidays, named, weekmask = _holidays(code, span[0], span[-1])
+    known = (span >= lo) & (span <= hi)
+    weekend = ~np.is_busday(span, weekmask=weekmask)
+    return weekend | (known & np.isin(span, holidays)), named
+
+
+@functools.lru_cache(maxsize=256)
+def _holidays(
+    code: str, first: np.datetime64, last: np.datetime64
+) -> tuple[np.ndarray, dict[np.datetime64, str], str]:
+    """Exchange `code`'s holidays from `first` to `last` (sorted), each rule's holiday with its
+    name, and its weekmask; kept for the process (the same span recurs, read after read)."""
     cls = xcals().calendar_utils._default_calendar_factories[code]
     rules = cls.__new__(cls)
-    a, b = pd.Timestamp(span[0]), pd.Timestamp(span[-1])
+    a, b = pd.Timestamp(first), pd.Timestamp(last)
     named: dict[np.datetime64, str] = {}
     with quietly():
         for rule in getattr(rules.regular_holidays, "rules", []):
@@ -267,9 +280,8 @@ def _closed_days(code: str, span: np.ndarray) -> tuple[np.ndarray, dict[np.datet
                 named.setdefault(d, rule.name)
         adhoc = np.asarray(pd.DatetimeIndex(rules.adhoc_holidays).values, dtype="datetime64[D]")
     holidays = np.union1d(np.array(list(named), dtype="datetime64[D]"), adhoc)
-    known = (span >= lo) & (span <= hi)
-    weekend = ~np.is_busday(span, weekmask=rules.weekmask)
-    return weekend | (known & np.isin(span, holidays)), named
+    holidays.setflags(write=False)
+    return holidays, named, rules.weekmask
 
 
 def _clipped(rule: Any, a: pd.Timestamp, b: pd.Timestamp) -> Any:

@@ -23,6 +23,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import difflib
+import functools
 import re
 import warnings
 from collections.abc import Iterator
@@ -249,19 +250,27 @@ def resolve(code: str, start: Any, end: Any) -> Calendar | None:
         return None
     if code in WEEKMASKS:
         return Calendar(code, WEEKMASKS[code])
-    lib = xcals()
     lo, hi = library_bounds(code, _day(start), _day(end) + np.timedelta64(366 * YEARS_AHEAD, "D"))
     if hi <= lo:
         raise DataError(
             f"calendar {code}: exchange_calendars {library_version()} knows no sessions of it "
             f"from {_day(start)} to {_day(end)}; use --exchange weekdays"
         )
+    return _exchange(code, lo, hi)
+
+
+@functools.lru_cache(maxsize=32)
+def _exchange(code: str, lo: np.datetime64, hi: np.datetime64) -> Calendar:
+    """Exchange `code`'s sessions and hours from `lo` to `hi`, as exchange_calendars builds
+    them (0.1-0.3 s); kept for the process, read-only."""
     with quietly():
-        cal = lib.get_calendar(code, start=pd.Timestamp(lo), end=pd.Timestamp(hi))
+        cal = xcals().get_calendar(code, start=pd.Timestamp(lo), end=pd.Timestamp(hi))
     hours = np.stack(
         [cal.opens_nanos, cal.break_starts_nanos, cal.break_ends_nanos, cal.closes_nanos], axis=1
     ).astype("int64")
     sessions = np.asarray(cal.sessions.values, dtype="datetime64[D]")
+    hours.setflags(write=False)
+    sessions.setflags(write=False)
     return Calendar(code, cal.weekmask, sessions, hours, str(cal.tz), library_version(), lo, hi)
 
 
