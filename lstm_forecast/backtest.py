@@ -234,9 +234,12 @@ def forecast_frame(
     sampled = set(banded(dataset)) if interval_baselines else set()
     frames = []
     for fit in fits:
+        run = forecasting.runner(fit.card, fit.weights, "numpy")
+        ids = fit.card.series_ids()  # once per fit: a universe has thousands of series
         for s in dataset.series:
             origins = fold_origins(len(s), config, plan)[fit.folds].ravel()
-            frame = _fit_forecasts(dataset, s, origins, fit, season, plan, s.name in sampled)
+            model = (run, ids[s.name])
+            frame = _fit_forecasts(dataset, s, origins, fit, model, season, plan, s.name in sampled)
             folds = np.repeat(np.asarray(fit.folds) + 1, plan.step)
             frame["fold"] = frame.pop("_row").map(dict(zip(origins, folds, strict=True)))
             frames.append(frame)
@@ -257,15 +260,16 @@ def _fit_forecasts(
     s: Series,
     origins: np.ndarray,
     fit: Fit,
+    model: tuple[forecasting.Runner, int],
     season: int | None,
     plan: BacktestConfig,
     bands: bool,
 ) -> pd.DataFrame:
-    """The model's and every baseline's forecasts from one series' origins in one fit's folds."""
+    """The model's and every baseline's forecasts from one series' origins in one fit's folds
+    (`model`: the fit's runner and the series' id in it)."""
     card = fit.card
     upto = _cut(s, 0, int(origins[-1]))  # no forecast may read past the fit's last origin
-    run = forecasting.runner(card, fit.weights, "numpy")
-    sid = card.series_ids()[s.name]
+    run, sid = model
     start = forecasting.cutoff_row(card, sid, upto) if plan.recalibrate else None
     q = forecasting.quantile_forecasts(card, run, upto, sid, origins, start)
     first, last = fit.rows[s.name]
