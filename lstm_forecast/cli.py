@@ -536,7 +536,8 @@ def predict(
         out = _output(output, output_table, "forecasts", opts, wait)
     from lstm_forecast import outputs, render
 
-    with render.progress(quiet, "groups") as progress:
+    on_screen = out is None and sys.stdout.isatty()  # a bar would overwrite the rows shown
+    with render.progress(quiet or on_screen, "groups") as progress:
         frames = api.predict_groups(
             _data(data, opts, wait),
             model,

@@ -11,20 +11,28 @@ Two passes, so that memory follows a chunk and a bucket, never the file:
    written as one Parquet file, sorted by series and date, with each series' row count in the
    footer (`parquet.SERIES_ROWS`: what sharded training balances ranks by without reading).
 
-What the loader decides over a whole file (the date format, the decimal mark, the step, the
-calendar, the clock) must come out the same in every bucket; else the message names the option
-that settles it. The dataset is built in a hidden folder beside the target and renamed into
-place: a crash leaves no half-written dataset.
+What the loader decides over a whole file comes out the same in every bucket: the calendar is
+found once (on the bucket with the longest series) and given to the others; the roles, the date
+format, the decimal mark and the clock must agree, else the message names the option that
+settles it. (The step is found again, from the longest series, whenever the dataset is read.)
+
+The dataset is built in a hidden folder beside the target, claimed by a lock file held while the
+run lives, and renamed into place: a crash leaves no half-written dataset, and the next run
+clears what a killed one left (putting back an old dataset it had moved aside).
 """
 
 from __future__ import annotations
 
 import codecs
+import contextlib
+import fcntl
 import io
 import json
 import math
 import os
+import re
 import shutil
+import tempfile
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -46,14 +54,17 @@ from lstm_forecast.loading.source import (
     open_stream,
 )
 from lstm_forecast.loading.table import Table
-from lstm_forecast.loading.text import read_text
+from lstm_forecast.loading.text import NO_HEADER, read_text
 
 CHUNK_BYTES = 32 * 1024**2  # text parsed at once
 BUCKET_BYTES = 64 * 1024**2  # text per bucket: what one build pass holds as strings
 MAX_BUCKETS = 256
 ROW_GROUP = 65_536  # rows: a shard's filter skips the row groups of other series
 LINE = "__lstm_forecast_line__"  # the spill column of each row's line in the file
-WORK_PREFIX = ".{}.partial-"  # the hidden work folder beside the target, ending in the PID
+WORK_PREFIX = ".{}.partial-"  # the hidden work folder beside the target
+LOCK_SUFFIX = ".lock"  # the lock file beside a work folder: held while its conversion runs
+OLD_SUFFIX = ".old"  # a replaced dataset, moved aside until the new one is in place
+PART = re.compile(r"part-\d+\.parquet")  # the files of a converted dataset
 
 
 @dataclass
@@ -87,26 +98,23 @@ def convert(
         raise ConfigError("convert writes every series of the file; select them when reading")
     path, target = str(data), Path(to)
     name = STDIN if path == "-" else path
-    if target.exists() and not replace_existing:
-        raise ConfigError(f"{target} exists; remove it or pass --replace")
-    if target.exists() and not target.is_dir():
-        raise ConfigError(f"{target} exists and is not a folder; it is left as it is")
     if not target.parent.is_dir():
         raise ConfigError(f"{target}: folder {target.parent} does not exist")
     _clear_stale(target)
-    work = target.parent / f"{WORK_PREFIX.format(target.name)}{os.getpid()}"
+    if target.exists() and not replace_existing:
+        raise ConfigError(f"{target} exists; remove it or pass --replace")
+    if target.exists():
+        _check_replaceable(target)
     try:
-        (work / "spill").mkdir(parents=True)
-    except OSError as exc:
-        raise ConfigError(f"{target}: cannot write in {target.parent} ({exc.strerror})") from None
-    try:
-        sizes = (chunk_bytes, bucket_bytes)
-        spill = _split(path, name, opts, sizes, work / "spill", progress)
-        result = _build_all(spill, work, opts, progress)
-        shutil.rmtree(work / "spill")
-        _move_into_place(work, target)
-    finally:
-        shutil.rmtree(work, ignore_errors=True)
+        with _work_folder(target) as work:
+            sizes = (chunk_bytes, bucket_bytes)
+            spill = _split(path, name, opts, sizes, work / "spill", progress)
+            result = _build_all(spill, work, opts, progress)
+            shutil.rmtree(work / "spill")
+            _move_into_place(work, target)
+    except OSError as exc:  # reading errors are DataErrors by now: this is the writing
+        why = exc.strerror or short(exc)
+        raise ConfigError(f"{target}: cannot write in {target.parent} ({why})") from None
     result.path = target
     return result
 
@@ -139,14 +147,13 @@ def _split(
     spill: _Spill | None = None
     columns: list[str] = []
     try:
-        for table in _tables(stream, name, sizes[0]):
+        for table in _tables(stream, name, (sizes[0], compression or "text")):
             if spill is None:
                 buckets = _buckets(path, compression, sizes[1])
                 spill, columns = _first(table, name, opts, folder, buckets)
-            missing = [c for c in columns if c not in table.frame.columns]
-            if missing:
-                raise DataError(f"{name}: line {table.lines[0]}: no column {missing[0]} here")
-            frame = table.frame[columns].assign(**{LINE: table.lines})
+            # an unnamed column that is empty all through a piece was dropped from it
+            frame = table.frame.reindex(columns=columns, fill_value="")
+            frame = frame.assign(**{LINE: table.lines})
             bucket = pd.util.hash_array(frame[spill.roles.series].to_numpy(object)) % spill.buckets
             for b, rows in frame.groupby(bucket, sort=False):
                 part = pa.Table.from_pandas(rows, preserve_index=False)
@@ -161,8 +168,6 @@ def _split(
             _keep_new(spill.warnings, table.warnings)
             if progress:
                 progress(spill.rows, None, "rows read")
-    except DAMAGED as exc:
-        raise DataError(f"{name}: damaged {compression or 'text'} file ({short(exc)})") from None
     finally:
         for writer in writers.values():
             writer.close()
@@ -203,39 +208,63 @@ def _buckets(path: str, compression: str | None, bucket_bytes: int) -> int:
     return min(MAX_BUCKETS, max(1, math.ceil(size / bucket_bytes)))
 
 
-def _tables(stream: IO[bytes], name: str, chunk_bytes: int) -> Iterator[Table]:
-    """The text as Tables of about `chunk_bytes` each, lines numbered as in the whole file."""
-    prefix, prefix_lines, before = b"", 0, 0
-    for i, chunk in enumerate(_chunks(stream, chunk_bytes)):
-        if i == 0:
+def _tables(stream: IO[bytes], name: str, sizes: tuple[int, str]) -> Iterator[Table]:
+    """The text as Tables of about `sizes[0]` bytes each, lines numbered as in the whole file;
+    every piece after the first is read with the first's delimiter and header line (put
+    before it), nothing guessed again. `sizes[1]` names the stream's container in messages."""
+    header, dialect, before = b"", None, 0
+    for chunk in _chunks(stream, *sizes, name):
+        if dialect is None:
             if chunk.startswith(PARQUET_MAGIC):
                 raise DataError(f"{name}: Parquet already; it is read as it is")
             table = read_text(chunk, name)
-            prefix_lines = int(table.lines[0]) - 1
-            prefix = b"".join(chunk.splitlines(keepends=True)[:prefix_lines])
+            has_header = not any(n.startswith(NO_HEADER) for n in table.notes)
+            dialect = (table.details["delimiter"], has_header)
+            if has_header:  # the last line with text before the first row
+                above = chunk.splitlines(keepends=True)[: int(table.lines[0]) - 1]
+                header = next(line for line in reversed(above) if line.strip())
         else:
-            table = read_text(prefix + chunk, name)
-            table.lines = table.lines - prefix_lines + before
+            table = read_text(
+                header + chunk, name, line_offset=before - bool(header), dialect=dialect
+            )
         before += chunk.count(b"\n")
         yield table
 
 
-def _chunks(stream: IO[bytes], size: int) -> Iterator[bytes]:
-    """The stream in pieces of about `size` bytes, each ending at a line break (the last one
-    as the file ends); UTF-16 text is turned into UTF-8 first."""
+def _chunks(stream: IO[bytes], size: int, kind: str, name: str) -> Iterator[bytes]:
+    """The stream in pieces of about `size` bytes, each ending at a line break outside
+    quotes (the last one as the file ends); UTF-16 text is turned into UTF-8 first. A stream
+    that cannot be read is a DataError naming `kind` (its container, or text)."""
     read: Callable[[], bytes] = lambda: stream.read(size)  # noqa: E731
     if stream.peek(2)[:2] in (codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE):
         text = io.TextIOWrapper(stream, encoding="utf-16", newline="")
         read = lambda: text.read(size // 2).encode()  # noqa: E731
     rest = b""
-    for piece in iter(read, b""):
+    while True:
+        try:
+            piece = read()
+        except DAMAGED as exc:
+            raise DataError(f"{name}: damaged {kind} file ({short(exc)})") from None
+        if not piece:
+            break
         rest += piece
-        cut = rest.rfind(b"\n") + 1
-        if cut and len(rest) >= size:
+        if len(rest) >= size and (cut := _record_end(rest)):
             yield rest[:cut]
             rest = rest[cut:]
     if rest:
         yield rest
+
+
+def _record_end(text: bytes) -> int:
+    """The end of the last whole record of `text` (which starts at a record's start): just
+    past its last line break with an even number of quotes before it; 0 when there is none."""
+    cut = text.rfind(b"\n") + 1
+    quotes = text.count(b'"', 0, cut)
+    while cut and quotes % 2:
+        earlier = text.rfind(b"\n", 0, cut - 1) + 1
+        quotes -= text.count(b'"', earlier, cut)
+        cut = earlier
+    return cut
 
 
 def _build_all(spill: _Spill, work: Path, opts: LoadOptions, progress) -> Conversion:
@@ -306,7 +335,6 @@ def _agree(decided: dict[str, Any], dataset: Dataset, name: str) -> None:
         "series column": (dataset.details.get("series_column"), "; name it with --series-col"),
         "date format": (dataset.details.get("date_format"), "; say which with --date-format"),
         "decimal mark": (dataset.details.get("decimal", "."), ""),
-        "step": (dataset.frequency, "; convert each frequency on its own"),
         "clock": (dataset.clock or "as written", ""),
     }
     for what, (value, advice) in said.items():
@@ -348,33 +376,76 @@ def _write(dataset: Dataset, roles: Roles, path: Path) -> int:
     return sum(lengths)
 
 
-def _clear_stale(target: Path) -> None:
-    """Remove the work folders of conversions to `target` whose process is gone (killed)."""
-    for folder in target.parent.glob(WORK_PREFIX.format(target.name) + "*"):
-        pid = folder.name.rsplit("-", 1)[-1]
-        if pid.isdigit() and not _alive(int(pid)):
-            shutil.rmtree(folder, ignore_errors=True)
+def _check_replaceable(target: Path) -> None:
+    """--replace replaces a dataset this command wrote, nothing else."""
+    if not target.is_dir():
+        raise ConfigError(f"{target} exists and is not a folder; it is left as it is")
+    others = [p.name for p in target.iterdir() if not PART.fullmatch(p.name)]
+    if others:
+        raise ConfigError(
+            f"{target} holds other files than a converted dataset ({', '.join(others[:3])}); "
+            f"it is left as it is"
+        )
 
 
-def _alive(pid: int) -> bool:
+@contextlib.contextmanager
+def _work_folder(target: Path) -> Iterator[Path]:
+    """A new hidden folder beside `target`, removed at the end whatever happens, its claim a
+    lock file beside it that the process holds while it lives (see `_clear_stale`)."""
+    fd, lock = tempfile.mkstemp(prefix=WORK_PREFIX.format(target.name), dir=target.parent)
+    work = Path(lock)  # the name, once its file is renamed to the lock's
     try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        os.rename(lock, f"{lock}{LOCK_SUFFIX}")
+        (work / "spill").mkdir(parents=True)
+        yield work
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+        if target.exists():  # else the old dataset moved aside is all there is: keep it
+            shutil.rmtree(f"{work}{OLD_SUFFIX}", ignore_errors=True)
+        for leftover in (lock, f"{lock}{LOCK_SUFFIX}"):
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(leftover)
+        os.close(fd)
+
+
+def _clear_stale(target: Path) -> None:
+    """Remove what conversions to `target` that were killed left: their work folder and the
+    old dataset they had moved aside, once no process holds their lock."""
+    for lock in target.parent.glob(WORK_PREFIX.format(target.name) + "*" + LOCK_SUFFIX):
+        try:
+            fd = os.open(lock, os.O_RDWR)
+        except FileNotFoundError:
+            continue
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            os.close(fd)
+            continue  # a conversion that is running
+        work = str(lock).removesuffix(LOCK_SUFFIX)
+        old = Path(f"{work}{OLD_SUFFIX}")
+        if old.is_dir() and not target.exists():
+            old.rename(target)  # killed between its two renames: the old dataset comes back
+        shutil.rmtree(work, ignore_errors=True)
+        shutil.rmtree(old, ignore_errors=True)
+        lock.unlink(missing_ok=True)
+        os.close(fd)
 
 
 def _move_into_place(work: Path, target: Path) -> None:
-    """Rename the finished folder to `target`; an old one is moved aside first, then removed."""
-    old = None
-    if target.exists():
-        old = target.parent / f".{target.name}.old-{os.getpid()}"
-        target.rename(old)
-    work.rename(target)
-    if old is not None:
-        shutil.rmtree(old, ignore_errors=True)
+    """Rename the finished folder to `target`; an old one is moved aside first (and put back
+    if the second rename fails), then removed."""
+    if not target.exists():
+        work.rename(target)
+        return
+    old = Path(f"{work}{OLD_SUFFIX}")
+    target.rename(old)
+    try:
+        work.rename(target)
+    except BaseException:
+        old.rename(target)
+        raise
+    shutil.rmtree(old, ignore_errors=True)
 
 
 def _keep_new(kept: list[str], found: list[str]) -> None:

@@ -175,9 +175,12 @@ def _series_filter(path: str | Path, schema: Any, column: str | None, series: Se
                 f"{path}: --series {shown} do not fit column {column} ({kind})"
             ) from None
     field = ds.field(column)
-    if not len(values):
+    try:
+        bounds = pc.min_max(values)
+    except pa.ArrowException:  # values without an order (a dictionary column): the list alone
         return field.isin(values)
-    bounds = pc.min_max(values)
+    if not bounds["min"].is_valid:
+        return field.isin(values)
     return (field >= bounds["min"]) & (field <= bounds["max"]) & field.isin(values)
 
 

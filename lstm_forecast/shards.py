@@ -74,7 +74,8 @@ def groups(
     rows = {name: n for name, n in rows.items() if name in known}
     if not rows:
         return None  # as one run, to be refused the way `predict` refuses it
-    return balance(rows, -(-sum(rows.values()) // max_rows))
+    runs = balance(rows, -(-sum(rows.values()) // max_rows))
+    return [run for run in runs if run]  # fewer series than runs: no empty ones
 
 
 def shard_options(

@@ -9,6 +9,7 @@ altered. Rows whose key is already there are replaced, so rerunning a job leaves
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -70,17 +71,22 @@ def write_frames(
     db: Database, name: str, key: Sequence[str], frames: Iterable[pd.DataFrame]
 ) -> int:
     """Upsert frames of one table as they come, all in one transaction (the table's spec is
-    the first frame's); rows written. Made for results produced a group at a time."""
+    the first frame's); rows written. Made for results produced a group at a time: the
+    transaction opens once the first frame is there (its input read and closed), so one group,
+    the common case, holds no write lock while it is computed."""
     import pandas as pd
 
+    frames = iter(frames)
+    first = next(frames, None)
+    if first is None:
+        return 0
     now = pd.Timestamp.now(tz="UTC")
+    spec = table_spec(name, first, key)
+    table = _table(spec)
     written = 0
     with connect(db, write=True) as conn:
-        for i, frame in enumerate(frames):
-            if i == 0:
-                spec = table_spec(name, frame, key)
-                table = _table(spec)
-                _ensure_table(conn, db, spec, table)
+        _ensure_table(conn, db, spec, table)
+        for frame in itertools.chain([first], frames):
             rows = _rows(spec, frame, now)
             for start in range(0, len(rows), BATCH_ROWS):
                 conn.upsert(table, rows.iloc[start : start + BATCH_ROWS], spec.key)

@@ -146,13 +146,18 @@ def test_a_crash_midway_leaves_no_dataset(tmp_path, monkeypatch):
     assert list(tmp_path.iterdir()) == [source]
 
 
-def test_existing_folder_needs_replace(tmp_path):
+def test_existing_folder_needs_replace_and_must_be_a_converted_dataset(tmp_path):
     source = long_csv(tmp_path / "p.csv", tickers=3)
     out = tmp_path / "u"
     out.mkdir()
-    (out / "old.parquet").write_bytes(b"x")
+    (out / "notes.txt").write_text("mine")
     with pytest.raises(ConfigError, match="exists; remove it or pass --replace"):
         convert(source, out)
+    with pytest.raises(ConfigError, match=r"holds other files than a converted dataset \(notes"):
+        convert(source, out, replace_existing=True)
+    assert (out / "notes.txt").read_text() == "mine"
+    (out / "notes.txt").unlink()
+    convert(source, out, replace_existing=True)
     convert(source, out, replace_existing=True)
     assert [p.name for p in out.iterdir()] == ["part-0.parquet"]
     assert sorted(p.name for p in tmp_path.iterdir()) == ["p.csv", "u"]
@@ -183,16 +188,18 @@ def test_what_convert_refuses(tmp_path, text, message):
 )
 def test_chunks_cut_at_line_breaks_and_lose_nothing(lines, end, size):
     data = b"\n".join(lines) + (b"\n" if end and lines else b"")
-    pieces = list(conversion._chunks(io.BufferedReader(io.BytesIO(data)), size))
+    pieces = list(conversion._chunks(io.BufferedReader(io.BytesIO(data)), size, "text", "x"))
     assert b"".join(pieces) == data
     assert all(p.endswith(b"\n") for p in pieces[:-1])
-    assert all(0 < len(p) < 2 * size + 32 for p in pieces)  # a line is at most 31 bytes
+    assert all(p.count(b'"') % 2 == 0 for p in pieces[:-1])  # never inside a quoted field
+    if b'"' not in data:
+        assert all(0 < len(p) < 2 * size + 32 for p in pieces)  # a line is at most 31 bytes
 
 
 def test_utf16_chunks_become_utf8():
     text = "Date,Ticker,Close\n" + "2024-01-02,ÄBC,1.5\n" * 50
     raw = codecs.BOM_UTF16_LE + text.encode("utf-16-le")
-    pieces = list(conversion._chunks(io.BufferedReader(io.BytesIO(raw)), 64))
+    pieces = list(conversion._chunks(io.BufferedReader(io.BytesIO(raw)), 64, "text", "x"))
     assert b"".join(pieces).decode("utf-8") == text and len(pieces) > 1
 
 
@@ -208,11 +215,72 @@ def test_cli_convert_then_inspect(tmp_path, cli):
     assert [s["rows"] for s in shown["series"]] == [400] * 4
 
 
-def test_a_killed_conversions_work_folder_is_cleared_by_the_next(tmp_path):
+def test_what_a_killed_conversion_left_is_cleared_and_a_moved_dataset_put_back(tmp_path):
     source = long_csv(tmp_path / "p.csv", tickers=3)
-    stale = tmp_path / ".u.partial-999999999"  # no such process
-    (stale / "spill").mkdir(parents=True)
     convert(source, tmp_path / "u")
+    before = (tmp_path / "u" / "part-0.parquet").read_bytes()
+    # killed between its two renames: the old dataset aside, the new one unfinished
+    (tmp_path / "u").rename(tmp_path / ".u.partial-k1ll3d.old")
+    (tmp_path / ".u.partial-k1ll3d" / "spill").mkdir(parents=True)
+    (tmp_path / ".u.partial-k1ll3d.lock").write_bytes(b"")  # no process holds it
+    with pytest.raises(ConfigError, match="exists; remove it"):  # the old one came back first
+        convert(source, tmp_path / "u")
     assert sorted(p.name for p in tmp_path.iterdir()) == ["p.csv", "u"]
+    assert (tmp_path / "u" / "part-0.parquet").read_bytes() == before
     with pytest.raises(ConfigError, match=r"folder .* does not exist"):
         convert(source, tmp_path / "no" / "u")
+
+
+def test_a_running_conversions_work_folder_is_left_alone(tmp_path):
+    import fcntl
+
+    source = long_csv(tmp_path / "p.csv", tickers=3)
+    (tmp_path / ".u.partial-live").mkdir()
+    lock = tmp_path / ".u.partial-live.lock"
+    lock.write_bytes(b"")
+    with open(lock, "rb+") as held:
+        fcntl.flock(held, fcntl.LOCK_EX)
+        convert(source, tmp_path / "u")
+    assert (tmp_path / ".u.partial-live").is_dir() and lock.exists()
+
+
+def test_text_problems_in_later_pieces_name_the_files_lines(tmp_path):
+    source = long_csv(tmp_path / "p.csv")
+    lines = source.read_text().splitlines()
+    lines[1500] = ",".join(lines[1500].split(",")[:3])  # file line 1501: a field short
+    source.write_text("\n".join(lines) + "\n")
+    result = convert(source, tmp_path / "u", **SMALL)
+    assert result.warnings == load(source).warnings
+    assert any("line 1501" in w for w in result.warnings)
+    lines[1500] += ",9,9"  # now too many fields
+    source.write_text("\n".join(lines) + "\n")
+    with pytest.raises(DataError) as whole:
+        load(source)
+    with pytest.raises(DataError) as pieces:
+        convert(source, tmp_path / "v", **SMALL)
+    assert str(pieces.value) == str(whole.value) and "line 1501" in str(whole.value)
+
+
+def test_a_quoted_line_break_is_never_cut(tmp_path):
+    source = long_csv(tmp_path / "p.csv")
+    text = source.read_text().replace(",T01,", ',"T\n01",')  # in every row of one series
+    source.write_text(text)
+    result = convert(source, tmp_path / "u", chunk_bytes=3_000, bucket_bytes=30_000)
+    direct = load(source)
+    same_series(direct, load(tmp_path / "u"))
+    assert "T\n01" in {s.name for s in direct.series} and result.series == 6
+
+
+def test_a_headerless_file_reads_as_load_reads_it(tmp_path):
+    """Numbers only (so the first line reads as data), and pieces that start with an empty
+    cell, which alone would look like a header."""
+    source = long_csv(tmp_path / "p.csv")
+    lines = [line.replace(",T0", ",10") for line in source.read_text().splitlines()[1:]]
+    lines[900:] = [line.rsplit(",", 1)[0] + "," for line in lines[900:]]  # no volume from here
+    source.write_text("\n".join(lines) + "\n")
+    options = LoadOptions(series_col="column 2", target="column 3")
+    result = convert(source, tmp_path / "u", options, **SMALL)
+    direct = load(source, options)
+    assert result.files > 1 and any(n.startswith("no header line") for n in direct.notes)
+    same_series(direct, load(tmp_path / "u", LoadOptions(series_col="column 2")))
+    assert result.notes == direct.notes

@@ -7,7 +7,7 @@ from hypothesis import strategies as st
 
 from helpers import long_prices, store_lake
 from lstm_forecast.loading import LoadOptions, load
-from lstm_forecast.shards import balance, shard_options
+from lstm_forecast.shards import balance, groups, shard_options
 
 
 def test_runs_are_contiguous_in_name_order_and_balanced_by_rows():
@@ -49,3 +49,12 @@ def test_other_sources_and_single_runs_are_not_sharded(tmp_path):
     csv = tmp_path / "p.csv"
     long_prices(days=30).to_csv(csv, index=False)
     assert shard_options(csv, LoadOptions(), 0, 2) is None
+
+
+def test_predict_groups_are_never_empty(tmp_path):
+    """Two long series in groups of a third of the rows: three runs, one of them empty, which
+    read as no filter would read the whole dataset again."""
+    lake = store_lake(tmp_path / "lake", long_prices(("AAPL", "MSFT"), days=150))
+    assert balance({"AAPL": 150, "MSFT": 150}, 3) == [["AAPL"], ["MSFT"], []]
+    plan = groups(lake, LoadOptions(series_col="Ticker"), 100, {"AAPL", "MSFT"})
+    assert plan == [["AAPL"], ["MSFT"]]

@@ -21,6 +21,7 @@ from lstm_forecast.loading.table import Table, unique_names
 HEAD_BYTES = 64 * 1024  # how much text the delimiter and header are sniffed from
 MAX_HEADER = 200  # longest column name accepted
 DELIMITERS = (",", ";", "\t", "|")
+NO_HEADER = "no header line"  # how a note says the first line held data
 NO_DELIMITER = "\x1f"  # a separator that never occurs: a one-column file
 FOREIGN = (
     (b"\xd0\xcf\x11\xe0", "an Excel 97-2003 workbook or other OLE document; save it as CSV"),
@@ -28,19 +29,33 @@ FOREIGN = (
 )
 
 
-def read_text(raw: bytes, name: str) -> Table:
-    """Delimited text as a table of strings, with line numbers and reading details."""
+def read_text(
+    raw: bytes,
+    name: str,
+    *,
+    line_offset: int = 0,
+    dialect: tuple[str | None, bool] | None = None,
+) -> Table:
+    """Delimited text as a table of strings, with line numbers and reading details.
+
+    For a later piece of a file read in pieces: `line_offset` lines come before `raw` (every
+    line number, messages included, counts them), and `dialect` is (delimiter, has a header)
+    as the first piece was read, so nothing is guessed again.
+    """
     for magic, what in FOREIGN:
         if raw.startswith(magic):
             raise DataError(f"{name}: {what}")
     data, encoding = _to_utf8(raw, name)
-    _check_text(data, name)
+    _check_text(data, name, line_offset)
     if b"\n" not in data[:HEAD_BYTES] and b"\r" in data[:HEAD_BYTES]:
         data = data.replace(b"\r", b"\n")  # old Mac line endings
     start, skipped, delimiter = _find_header(data, name)
+    skipped += line_offset
     lines = _head_lines(data, start)
     title = 0
-    if delimiter is None:
+    if dialect is not None:
+        delimiter = dialect[0]
+    elif delimiter is None:
         delimiter, title = _sniff_delimiter(lines)
     _reject_non_table(lines[0], name, skipped + 1, delimiter)
     notes = []
@@ -48,7 +63,7 @@ def read_text(raw: bytes, name: str) -> Table:
         start, skipped = _skip_lines(data, start, skipped, title)
         notes.append(f"skipped {count(title, 'title line')} above the header (line {skipped + 1})")
     frame = _read_csv(data, start, delimiter, name, skipped)
-    has_header = not _looks_like_data(list(frame.iloc[0]))
+    has_header = not _looks_like_data(list(frame.iloc[0])) if dialect is None else dialect[1]
     table = Table(
         name,
         frame,
@@ -98,7 +113,7 @@ def _is_utf8(raw: bytes, chunk: int = 1 << 20) -> bool:
 _CONTROL = bytes(c for c in range(32) if c not in (9, 10, 12, 13))
 
 
-def _check_text(data: bytes, name: str) -> None:
+def _check_text(data: bytes, name: str, line_offset: int = 0) -> None:
     """Refuse binary data: NUL bytes or many control characters."""
     nul = data.find(b"\x00")
     if nul >= 0:
@@ -106,7 +121,7 @@ def _check_text(data: bytes, name: str) -> None:
         head = data[:400]
         if max(head[::2].count(0), head[1::2].count(0)) > 0.4 * len(head):
             hint = "; UTF-16 without a byte-order mark? Save it as UTF-8"
-        line = data.count(b"\n", 0, nul) + 1
+        line = data.count(b"\n", 0, nul) + 1 + line_offset
         raise DataError(f"{name}: line {line}: NUL byte, a binary file, not delimited text{hint}")
     head = data[:HEAD_BYTES]
     controls = len(head) - len(head.translate(None, _CONTROL))
@@ -283,7 +298,7 @@ def _take_header(table: Table, name: str, has_header: bool, padded: bool) -> Non
         names = unique_names(names)
     else:
         names = [f"column {i + 1}" for i in range(frame.shape[1])]
-        table.notes.append(f"no header line; columns named {names[0]} .. {names[-1]}")
+        table.notes.append(f"{NO_HEADER}; columns named {names[0]} .. {names[-1]}")
     frame.columns = names
     table.frame = frame.reset_index(drop=True)
     if padded:
