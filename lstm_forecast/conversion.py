@@ -275,7 +275,7 @@ def _build_all(spill: _Spill, work: Path, opts: LoadOptions, progress) -> Conver
     """
     result = Conversion(work, 0, 0, 0, spill.rows, list(spill.notes), list(spill.warnings))
     decided: dict[str, Any] = {}
-    groups = _groups(spill.counts)
+    groups = _groups(spill.counts, max(opts.min_rows, 1))
     width = len(str(max(len(groups) - 1, 1)))
     later = opts
     for i, group in enumerate(groups):
@@ -294,22 +294,24 @@ def _build_all(spill: _Spill, work: Path, opts: LoadOptions, progress) -> Conver
     return result
 
 
-def _groups(counts: list[dict[str, int]]) -> list[list[int]]:
+def _groups(counts: list[dict[str, int]], min_rows: int) -> list[list[int]]:
     """Spill buckets built together, the group with the longest series first. Each group holds
-    two series or more (one series alone would be read as a single-series file), unless the
-    whole file holds one."""
+    two series of `min_rows` rows or more (one series alone would be read as a single-series
+    file, and a group of none would be refused where the whole file is not), unless the whole
+    file holds fewer."""
     groups: list[list[int]] = []
     held = 0
     for b, found in enumerate(counts):
         if not found:
             continue
+        usable = sum(n >= min_rows for n in found.values())
         if groups and held < 2:
             groups[-1].append(b)
-            held += len(found)
+            held += usable
         else:
             groups.append([b])
-            held = len(found)
-    if len(groups) > 1 and held < 2:
+            held = usable
+    if len(groups) > 1 and held < 2:  # the previous group held two already: so will this
         groups[-2].extend(groups.pop())
     longest = [max(n for b in g for n in counts[b].values()) for g in groups]
     first = int(np.argmax(longest))

@@ -284,3 +284,18 @@ def test_a_headerless_file_reads_as_load_reads_it(tmp_path):
     assert result.files > 1 and any(n.startswith("no header line") for n in direct.notes)
     same_series(direct, load(tmp_path / "u", LoadOptions(series_col="column 2")))
     assert result.notes == direct.notes
+
+
+def test_short_series_are_skipped_as_load_skips_them_whatever_bucket_they_share(tmp_path):
+    """Many one-row series (listed and gone at once): a bucket holding only those would be
+    refused on its own; they are built with others and skipped with load's warnings."""
+    source = long_csv(tmp_path / "p.csv", tickers=4)
+    extra = [f"2016-01-0{4 + i % 4},Z{i:03d},10.0,5" for i in range(60)]
+    source.write_text(source.read_text() + "\n".join(extra) + "\n")
+    assert conversion._groups([{"A": 1}, {"B": 1}, {"C": 400, "D": 400}, {"E": 1}], 2) == [
+        [0, 1, 2, 3]
+    ]
+    result = convert(source, tmp_path / "u", **SMALL)
+    direct = load(source)
+    same_series(direct, load(tmp_path / "u"))
+    assert sorted(result.warnings) == sorted(direct.warnings) and len(result.warnings) == 60
