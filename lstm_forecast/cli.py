@@ -528,14 +528,12 @@ def predict(
     **opts: object,
 ) -> None:
     """Forecast the steps after the data's last row; CSV on stdout."""
-    from lstm_forecast import api
+    from lstm_forecast import api, outputs, render
     from lstm_forecast.settings import parse_list
 
     out = None
     if output is not None or output_table is not None:
         out = _output(output, output_table, "forecasts", opts, wait)
-    from lstm_forecast import outputs, render
-
     on_screen = out is None and sys.stdout.isatty()  # a bar would overwrite the rows shown
     with render.progress(quiet or on_screen, "groups") as progress:
         frames = api.predict_groups(

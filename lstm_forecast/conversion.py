@@ -107,8 +107,7 @@ def convert(
         _check_replaceable(target)
     try:
         with _work_folder(target) as work:
-            sizes = (chunk_bytes, bucket_bytes)
-            spill = _split(path, name, opts, sizes, work / "spill", progress)
+            spill = _split(path, name, opts, (chunk_bytes, bucket_bytes), work / "spill", progress)
             result = _build_all(spill, work, opts, progress)
             shutil.rmtree(work / "spill")
             _move_into_place(work, target)
@@ -125,10 +124,9 @@ class _Spill:
 
     name: str
     folder: Path
-    buckets: int
     roles: Roles
     details: dict
-    counts: list[dict[str, int]]  # per bucket: rows per series
+    counts: list[dict[str, int]]  # per bucket (one spill file each): rows per series
     rows: int
     notes: list[str]
     warnings: list[str]
@@ -147,14 +145,15 @@ def _split(
     spill: _Spill | None = None
     columns: list[str] = []
     try:
-        for table in _tables(stream, name, (sizes[0], compression or "text")):
+        for table in _tables(stream, name, sizes[0], compression or "text"):
             if spill is None:
                 buckets = _buckets(path, compression, sizes[1])
                 spill, columns = _first(table, name, opts, folder, buckets)
             # an unnamed column that is empty all through a piece was dropped from it
             frame = table.frame.reindex(columns=columns, fill_value="")
             frame = frame.assign(**{LINE: table.lines})
-            bucket = pd.util.hash_array(frame[spill.roles.series].to_numpy(object)) % spill.buckets
+            names = frame[spill.roles.series].to_numpy(object)
+            bucket = pd.util.hash_array(names) % len(spill.counts)
             for b, rows in frame.groupby(bucket, sort=False):
                 part = pa.Table.from_pandas(rows, preserve_index=False)
                 if b not in writers:
@@ -196,7 +195,7 @@ def _first(
     wanted = [roles.date, roles.time, roles.series, *roles.targets, *roles.features]
     columns = [c for c in table.frame.columns if c in {*wanted, *helpers.values()}]
     counts: list[dict[str, int]] = [{} for _ in range(buckets)]
-    spill = _Spill(name, folder, buckets, roles, details, counts, 0, [], [])
+    spill = _Spill(name, folder, roles, details, counts, 0, [], [])
     return spill, columns
 
 
@@ -208,12 +207,12 @@ def _buckets(path: str, compression: str | None, bucket_bytes: int) -> int:
     return min(MAX_BUCKETS, max(1, math.ceil(size / bucket_bytes)))
 
 
-def _tables(stream: IO[bytes], name: str, sizes: tuple[int, str]) -> Iterator[Table]:
-    """The text as Tables of about `sizes[0]` bytes each, lines numbered as in the whole file;
+def _tables(stream: IO[bytes], name: str, chunk_bytes: int, kind: str) -> Iterator[Table]:
+    """The text as Tables of about `chunk_bytes` each, lines numbered as in the whole file;
     every piece after the first is read with the first's delimiter and header line (put
-    before it), nothing guessed again. `sizes[1]` names the stream's container in messages."""
+    before it), nothing guessed again. `kind` names the stream's container in messages."""
     header, dialect, before = b"", None, 0
-    for chunk in _chunks(stream, *sizes, name):
+    for chunk in _chunks(stream, chunk_bytes, kind, name):
         if dialect is None:
             if chunk.startswith(PARQUET_MAGIC):
                 raise DataError(f"{name}: Parquet already; it is read as it is")

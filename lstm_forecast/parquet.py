@@ -8,7 +8,6 @@ skipped. Rows stream in batches. Writing goes through a temporary file renamed i
 
 from __future__ import annotations
 
-import io
 import json
 from collections import Counter
 from collections.abc import Iterable, Iterator, Sequence
@@ -106,14 +105,7 @@ def series_rows(path: str | Path, column: str) -> dict[str, int]:
 
 def write_parquet(path: str | Path, frame: pd.DataFrame) -> None:
     """Write `frame` (without its index) as one Parquet file, atomically."""
-    pa = _pyarrow()
-    import pyarrow.parquet as pq
-
-    from lstm_forecast.artifacts import atomic_write
-
-    buffer = io.BytesIO()
-    pq.write_table(pa.Table.from_pandas(frame, preserve_index=False), buffer)
-    atomic_write(path, buffer.getvalue())
+    write_parquet_frames(path, [frame])
 
 
 def write_parquet_frames(path: str | Path, frames: Iterable[pd.DataFrame]) -> int:

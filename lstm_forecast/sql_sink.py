@@ -87,10 +87,7 @@ def write_frames(
     with connect(db, write=True) as conn:
         _ensure_table(conn, db, spec, table)
         for frame in itertools.chain([first], frames):
-            rows = _rows(spec, frame, now)
-            for start in range(0, len(rows), BATCH_ROWS):
-                conn.upsert(table, rows.iloc[start : start + BATCH_ROWS], spec.key)
-            written += len(rows)
+            written += _upsert(conn, spec, table, _rows(spec, frame, now))
     return written
 
 
@@ -104,9 +101,15 @@ def write_tables(db: Database, parts: Sequence[tuple[TableSpec, pd.DataFrame]]) 
     with connect(db, write=True) as conn:
         for spec, table, rows in ready:
             _ensure_table(conn, db, spec, table)
-            for start in range(0, len(rows), BATCH_ROWS):
-                conn.upsert(table, rows.iloc[start : start + BATCH_ROWS], spec.key)
+            _upsert(conn, spec, table, rows)
     return sum(len(rows) for _, _, rows in ready)
+
+
+def _upsert(conn: Any, spec: TableSpec, table: Any, rows: pd.DataFrame) -> int:
+    """Upsert prepared rows (`_rows`) in batches on the spec's key; rows written."""
+    for start in range(0, len(rows), BATCH_ROWS):
+        conn.upsert(table, rows.iloc[start : start + BATCH_ROWS], spec.key)
+    return len(rows)
 
 
 def _rows(spec: TableSpec, frame: pd.DataFrame, now: pd.Timestamp) -> pd.DataFrame:
