@@ -54,7 +54,7 @@ from lstm_forecast.loading.source import (
     open_stream,
 )
 from lstm_forecast.loading.table import Table
-from lstm_forecast.loading.text import NO_HEADER, read_text
+from lstm_forecast.loading.text import read_text
 
 CHUNK_BYTES = 32 * 1024**2  # text parsed at once
 BUCKET_BYTES = 64 * 1024**2  # text per bucket: what one build pass holds as strings
@@ -217,9 +217,8 @@ def _tables(stream: IO[bytes], name: str, chunk_bytes: int, kind: str) -> Iterat
             if chunk.startswith(PARQUET_MAGIC):
                 raise DataError(f"{name}: Parquet already; it is read as it is")
             table = read_text(chunk, name)
-            has_header = not any(n.startswith(NO_HEADER) for n in table.notes)
-            dialect = (table.details["delimiter"], has_header)
-            if has_header:  # the last line with text before the first row
+            dialect = (table.details["delimiter"], table.header)
+            if table.header:  # the last line with text before the first row
                 above = chunk.splitlines(keepends=True)[: int(table.lines[0]) - 1]
                 header = next(line for line in reversed(above) if line.strip())
         else:

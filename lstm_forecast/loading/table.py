@@ -30,6 +30,7 @@ class Table:
     details: dict = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)  # repairs the source made
     warnings: list[str] = field(default_factory=list)
+    header: bool = True  # whether the source named its columns (text: a header line)
 
     def __post_init__(self) -> None:
         if self.lines is None:

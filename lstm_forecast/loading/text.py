@@ -21,7 +21,6 @@ from lstm_forecast.loading.table import Table, unique_names
 HEAD_BYTES = 64 * 1024  # how much text the delimiter and header are sniffed from
 MAX_HEADER = 200  # longest column name accepted
 DELIMITERS = (",", ";", "\t", "|")
-NO_HEADER = "no header line"  # how a note says the first line held data
 NO_DELIMITER = "\x1f"  # a separator that never occurs: a one-column file
 FOREIGN = (
     (b"\xd0\xcf\x11\xe0", "an Excel 97-2003 workbook or other OLE document; save it as CSV"),
@@ -70,13 +69,14 @@ def read_text(
         np.arange(len(frame)) + skipped + 1,
         {"format": "csv", "encoding": encoding, "delimiter": delimiter},
         notes,
+        header=has_header,
     )
     if delimiter:
         _short_rows(table, data, start, delimiter)
     padded = re.search(rb" (?:\r|\n|$)", data) or (
         f" {delimiter}".encode() in data if delimiter else False
     )
-    _take_header(table, name, has_header, bool(padded))
+    _take_header(table, name, bool(padded))
     _tidy(table, name)
     return table
 
@@ -284,10 +284,10 @@ def _short_rows(table: Table, data: bytes, start: int, delimiter: str) -> None:
         )
 
 
-def _take_header(table: Table, name: str, has_header: bool, padded: bool) -> None:
+def _take_header(table: Table, name: str, padded: bool) -> None:
     """Name the columns from the header line (or 'column N' without one)."""
     frame = table.frame.fillna("")
-    if has_header:
+    if table.header:
         names = [_clean_header(c, i) for i, c in enumerate(frame.iloc[0])]
         if any(len(n) > MAX_HEADER for n in names):
             raise DataError(
@@ -298,7 +298,7 @@ def _take_header(table: Table, name: str, has_header: bool, padded: bool) -> Non
         names = unique_names(names)
     else:
         names = [f"column {i + 1}" for i in range(frame.shape[1])]
-        table.notes.append(f"{NO_HEADER}; columns named {names[0]} .. {names[-1]}")
+        table.notes.append(f"no header line; columns named {names[0]} .. {names[-1]}")
     frame.columns = names
     table.frame = frame.reset_index(drop=True)
     if padded:
