@@ -15,6 +15,8 @@ import dataclasses
 import functools
 import re
 from collections import Counter
+from collections.abc import Mapping
+from types import MappingProxyType
 from typing import Any
 
 import numpy as np
@@ -76,7 +78,7 @@ def infer(index: Any) -> Inference:
         seen = f"{int(present[weekend].sum())} of {int(weekend.sum())}"
         return Inference("daily", f"rows on {seen} weekend days: every day is a session")
     closed = {"weekdays": weekend}
-    names: dict[str, dict[np.datetime64, str]] = {}
+    names: dict[str, Mapping[np.datetime64, str]] = {}
     for code in _screen(span, present):
         found = _closed_days(code, span)
         if found is not None:
@@ -189,7 +191,7 @@ def _decide(
     span: np.ndarray,
     present: np.ndarray,
     closed: dict[str, np.ndarray],
-    names: dict[str, dict[np.datetime64, str]],
+    names: dict[str, Mapping[np.datetime64, str]],
 ) -> Inference:
     """Pick the clear winner among the candidates' closed-day masks (see `infer`)."""
     errors = {code: int(np.sum(mask == present)) for code, mask in closed.items()}
@@ -235,7 +237,7 @@ def _decide(
     )
 
 
-def _top_names(named: dict[np.datetime64, str], days: np.ndarray, k: int = 3) -> str:
+def _top_names(named: Mapping[np.datetime64, str], days: np.ndarray, k: int = 3) -> str:
     """The `k` holiday names most often among `days`, for the reason line."""
     counts = Counter(named.get(d, "other closures") for d in days)
     return ", ".join(name for name, _ in counts.most_common(k)) + ", ..."
@@ -248,7 +250,9 @@ def _sides(a: np.ndarray, b: np.ndarray, present: np.ndarray) -> tuple[int, int]
     return right_a, int(differ.sum()) - right_a
 
 
-def _closed_days(code: str, span: np.ndarray) -> tuple[np.ndarray, dict[np.datetime64, str]] | None:
+def _closed_days(
+    code: str, span: np.ndarray
+) -> tuple[np.ndarray, Mapping[np.datetime64, str]] | None:
     """Closed days of exchange `code` over `span` from its holiday rules, with their names.
 
     Building a whole calendar costs 0.1-0.3 s (hours and early closes for 1970-2200); the rules
@@ -267,7 +271,7 @@ def _closed_days(code: str, span: np.ndarray) -> tuple[np.ndarray, dict[np.datet
 @functools.lru_cache(maxsize=256)
 def _holidays(
     code: str, first: np.datetime64, last: np.datetime64
-) -> tuple[np.ndarray, dict[np.datetime64, str], str]:
+) -> tuple[np.ndarray, Mapping[np.datetime64, str], str]:
     """Exchange `code`'s holidays from `first` to `last` (sorted), each rule's holiday with its
     name, and its weekmask; kept for the process (the same span recurs, read after read)."""
     cls = xcals().calendar_utils._default_calendar_factories[code]
@@ -281,7 +285,7 @@ def _holidays(
         adhoc = np.asarray(pd.DatetimeIndex(rules.adhoc_holidays).values, dtype="datetime64[D]")
     holidays = np.union1d(np.array(list(named), dtype="datetime64[D]"), adhoc)
     holidays.setflags(write=False)
-    return holidays, named, rules.weekmask
+    return holidays, MappingProxyType(named), rules.weekmask
 
 
 def _clipped(rule: Any, a: pd.Timestamp, b: pd.Timestamp) -> Any:
