@@ -38,3 +38,14 @@ def test_monotone_is_the_median_plus_cumulative_softplus_steps():
     out = engine.monotone(raw, mid=1)
     step = np.log(2.0)  # softplus(0)
     np.testing.assert_allclose(out, [[1.0 - step, 1.0, 1.0 + step]], rtol=1e-12)
+
+
+def test_a_windows_forecast_does_not_depend_on_the_rest_of_its_batch():
+    torch.manual_seed(2)
+    spec = ModelSpec(n_inputs=2, hidden=32, layers=2, horizon=3, quantiles=(0.1, 0.5, 0.9))
+    weights = {k: v.numpy() for k, v in LSTMForecaster(spec).eval().state_dict().items()}
+    x = np.random.default_rng(0).standard_normal((700, 30, 2)).astype("float32")
+    whole = engine.forward(spec, weights, x, None)
+    for first, size in ((0, 1), (1, 7), (333, 200), (100, 600)):
+        part = engine.forward(spec, weights, x[first : first + size], None)
+        np.testing.assert_array_equal(part, whole[first : first + size])
