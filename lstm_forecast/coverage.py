@@ -65,7 +65,11 @@ def kupiec(violations: np.ndarray, rate: float) -> LRTest:
     """
     v = np.asarray(violations, dtype=float)
     v = v[np.isfinite(v)]
-    n, x = len(v), int(v.sum())
+    return kupiec_counts(len(v), int(v.sum()), rate)
+
+
+def kupiec_counts(n: int, x: int, rate: float) -> LRTest:
+    """`kupiec` from the count of observations n and of violations x."""
     if n == 0:
         return LRTest(math.nan, math.nan, 0, 0)
     stat = -2 * (_bernoulli_ll(x, n - x, rate) - _bernoulli_ll(x, n - x, x / n))
@@ -102,7 +106,12 @@ def christoffersen(violations: np.ndarray, rate: float) -> tuple[LRTest, LRTest]
     Conditional coverage: -2 log L(rate) + 2 log L(pi01, pi11). Without violations (or with
     violations only) the chain is degenerate and LR_ind = 0. NaN without any transition.
     """
-    n00, n01, n10, n11 = transitions(violations)
+    return christoffersen_counts(transitions(violations), rate)
+
+
+def christoffersen_counts(counts: tuple[int, int, int, int], rate: float) -> tuple[LRTest, LRTest]:
+    """`christoffersen` from the transition counts (n00, n01, n10, n11)."""
+    n00, n01, n10, n11 = counts
     n, x = n00 + n01 + n10 + n11, n01 + n11
     if n == 0:
         empty = LRTest(math.nan, math.nan, 0, 0)
@@ -154,18 +163,36 @@ def coverage_tests(
     Rows: {"test", "quantile", "horizon", "statistic", "pvalue", "n", "violations"}; pass their
     p-values to tests_pass for the decision.
     """
+    return tests_from_counts(test_counts(actual, quantile_forecasts, quantiles))
+
+
+def test_counts(
+    actual: np.ndarray, quantile_forecasts: np.ndarray, quantiles: list[float]
+) -> dict[tuple[str, float, int], tuple[int, ...]]:
+    """What `coverage_tests` needs, as counts that add up over groups of series:
+    {(test, quantile, step): (n, violations) for Kupiec, (n00, n01, n10, n11) for
+    Christoffersen}."""
     v = violation_indicators(actual, quantile_forecasts, quantiles)
-    rows = []
+    out: dict[tuple[str, float, int], tuple[int, ...]] = {}
     for j, q in enumerate(quantiles):
         if q == 0.5:
             continue
-        rate = q if q < 0.5 else 1 - q
         for step in range(1, v.shape[-2] + 1):
             apart = v[..., ::step, step - 1, j]  # origins `step` rows apart share no step
-            rows.append(_row("kupiec", q, step, kupiec(apart, rate)))
-        rows.append(_row("christoffersen_cc", q, 1, christoffersen(v[..., 0, j], rate)[1]))
+            apart = apart[np.isfinite(apart)]
+            out[("kupiec", q, step)] = (len(apart), int(apart.sum()))
+        out[("christoffersen_cc", q, 1)] = transitions(v[..., 0, j])
+    return out
+
+
+def tests_from_counts(counts: dict[tuple[str, float, int], tuple[int, ...]]) -> list[dict]:
+    """The rows of `coverage_tests` from (summed) `test_counts`."""
+    rows = []
+    for (test, q, step), found in counts.items():
+        rate = q if q < 0.5 else 1 - q
+        if test == "kupiec":
+            result = kupiec_counts(*found, rate)
+        else:
+            result = christoffersen_counts(found, rate)[1]  # type: ignore[arg-type]
+        rows.append({"test": test, "quantile": q, "horizon": step, **vars(result)})
     return rows
-
-
-def _row(test: str, quantile: float, horizon: int, result: LRTest) -> dict:
-    return {"test": test, "quantile": quantile, "horizon": horizon, **vars(result)}

@@ -33,7 +33,6 @@ sit beside `skill` (`beats_naive`) and `verdict`.
 from __future__ import annotations
 
 import math
-import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
@@ -45,23 +44,13 @@ from lstm_forecast.forecasting import quantile_column
 from lstm_forecast.intervals import KEYS
 from lstm_forecast.loading import Dataset
 from lstm_forecast.spec import ModelCard
+from lstm_forecast.tally import MODEL, RANDOM_WALK, Tally, quantile_columns
 
-MODEL, RANDOM_WALK = "lstm", "naive"
 SKILL_P = 0.05
 COLUMNS = ["series", "origin", "horizon", "model", "origin_value", "actual", "scale", "forecast"]
 BACKTEST_BASELINES = ("naive", "drift", "mean", "seasonal_naive")
 VALIDATION_BASELINES = ("naive", "drift", "seasonal_naive")
 TABLE_METRICS = ("mae", "rmse", "mase", "directional_accuracy", "coverage", "interval_score")
-QUANTILE_COLUMN = re.compile(r"q(\d+(?:\.\d+)?)")
-
-
-def quantile_columns(frame: pd.DataFrame) -> dict[str, float]:
-    """{column: quantile level} of the frame's quantile columns, by level."""
-    found = {}
-    for col in frame.columns:
-        if match := QUANTILE_COLUMN.fullmatch(col):
-            found[col] = float(match.group(1)) / 100
-    return dict(sorted(found.items(), key=lambda item: item[1]))
 
 
 def series_frame(
@@ -173,60 +162,12 @@ def validation_frame(
 # metrics
 
 
-def score(frame: pd.DataFrame) -> dict:
+def score(frame: pd.DataFrame | Tally) -> dict:
     """{"models": metrics of every model, pooled and per horizon step, "dm_test": the model
     against the random walk, "interval_test": the model's interval against the strongest other
-    band (None without one; see `intervals.interval_test`)}."""
-    qcols = quantile_columns(frame)
-    naive = frame.loc[frame["model"] == RANDOM_WALK, [*KEYS, "forecast"]]
-    if naive.empty:
-        raise ValueError("the frame has no random-walk (naive) rows to score against")
-    rows = frame.merge(
-        naive.rename(columns={"forecast": "_rw"}), on=KEYS, how="left", validate="many_to_one"
-    )
-    models = {}
-    for name, own in rows.groupby("model", sort=False):
-        present = {c: q for c, q in qcols.items() if own[c].notna().any()}
-        by_h = [
-            {"horizon": int(h), **_scores(at, present)}
-            for h, at in own.groupby("horizon", sort=True)
-        ]
-        models[name] = {**_scores(own, present), "by_horizon": by_h}
-    steps = sorted(int(h) for h in naive["horizon"].unique())
-    own = _present(frame, MODEL, qcols)
-    return {
-        "models": models,
-        "dm_test": dm_test(frame, steps),
-        "interval_test": intervals.interval_test(frame, MODEL, own) if own else None,
-    }
-
-
-def _present(frame: pd.DataFrame, model: str, qcols: dict[str, float]) -> dict[str, float]:
-    """The quantile columns {name: level} a model fills."""
-    rows = frame[frame["model"] == model]
-    return {c: q for c, q in qcols.items() if rows[c].notna().any()}
-
-
-def _scores(rows: pd.DataFrame, quantiles: dict[str, float]) -> dict:
-    """Point metrics of `rows`, interval metrics too when it has `quantiles` {column: level}."""
-    a, f = rows["actual"].to_numpy(), rows["forecast"].to_numpy()
-    o, scale, rw = (rows[c].to_numpy() for c in ("origin_value", "scale", "_rw"))
-    ok = np.isfinite(f)
-    out = {
-        "n": int(ok.sum()),
-        **metrics.point_scores(a, f, o, scale),
-        "mape": metrics.mape(a, f),
-        "smape": metrics.smape(a, f),
-        "rel_mae": _ratio(metrics.mae(a, f), metrics.mae(a[ok], rw[ok])),
-        "up_rate": metrics.up_rate(a[ok], o[ok]),
-    }
-    if quantiles:
-        out |= intervals.quantile_scores(a, rows[list(quantiles)].to_numpy(), quantiles)
-    return out
-
-
-def _ratio(x: float, y: float) -> float:
-    return x / y if y and math.isfinite(y) else math.nan
+    band (None without one; see `intervals`)}. A `Tally` scores frames added a group of series
+    at a time."""
+    return (frame if isinstance(frame, Tally) else Tally.of(frame)).score()
 
 
 def errors_at(frame: pd.DataFrame, model: str, horizon: int) -> np.ndarray:
@@ -234,26 +175,6 @@ def errors_at(frame: pd.DataFrame, model: str, horizon: int) -> np.ndarray:
     rows = frame[(frame["model"] == model) & (frame["horizon"] == horizon)]
     rows = rows.sort_values(["series", "origin"], kind="stable")
     return (rows["actual"] - rows["forecast"]).to_numpy()
-
-
-def dm_test(frame: pd.DataFrame, steps: list[int]) -> dict:
-    """Diebold-Mariano (HLN) of the model against the random walk on squared errors."""
-    by_h = []
-    for h in steps:
-        e_model, e_base = errors_at(frame, MODEL, h), errors_at(frame, RANDOM_WALK, h)
-        stat, p = metrics.diebold_mariano(e_model, e_base, horizon=int(h))
-        by_h.append({"horizon": int(h), "statistic": stat, "p_value": p, "n": len(e_model)})
-    head = by_h[0]
-    return {
-        "model": MODEL,
-        "baseline": RANDOM_WALK,
-        "loss": "squared error",
-        "horizon": head["horizon"],
-        "statistic": head["statistic"],
-        "p_value": head["p_value"],
-        "n": head["n"],
-        "by_horizon": by_h,
-    }
 
 
 def verdict(models: dict, dm: dict) -> tuple[bool, str]:
@@ -287,19 +208,12 @@ def verdict(models: dict, dm: dict) -> tuple[bool, str]:
 # the three evaluations
 
 
-def coverage_tests(frame: pd.DataFrame) -> dict[str, dict]:
-    """{model: `intervals.coverage_report`} for every model with quantile columns."""
-    qcols = quantile_columns(frame)
-    found = {name: _present(frame, name, qcols) for name in frame["model"].unique()}
-    return {name: intervals.coverage_report(frame, name, c) for name, c in found.items() if c}
-
-
-def two_part_verdict(frame: pd.DataFrame, scores: dict) -> dict:
+def two_part_verdict(tally: Tally, scores: dict) -> dict:
     """The verdict's two halves: {"skill", "verdict"} of the point forecast against the random
     walk, {"interval_skill", "interval_verdict"} of the intervals, and the coverage tests
     ({"coverage_tests", "coverage_tests_pass"}, the model's pass or fail)."""
     skill, text = verdict(scores["models"], scores["dm_test"])
-    tests = coverage_tests(frame)
+    tests = tally.coverage_tests()
     own = tests.get(MODEL)
     interval_skill, interval_text = intervals.verdict(scores["interval_test"], own)
     return {
@@ -312,20 +226,22 @@ def two_part_verdict(frame: pd.DataFrame, scores: dict) -> dict:
     }
 
 
-def summarise(frame: pd.DataFrame) -> dict:
+def summarise(frame: pd.DataFrame | Tally) -> dict:
     """A backtest's metrics: pooled, per series, and the two-part verdict (metrics.json's
-    keys)."""
-    pooled = score(frame)
-    per_series = {name: score(rows) for name, rows in frame.groupby("series", sort=False)}
-    return {**pooled, **two_part_verdict(frame, pooled), "series": per_series}
+    keys). A `Tally` summarises frames added a group of series at a time."""
+    tally = frame if isinstance(frame, Tally) else Tally.of(frame)
+    pooled = tally.score()
+    per_series = dict(tally.each_series())
+    return {**pooled, **two_part_verdict(tally, pooled), "series": per_series}
 
 
 def validation_table(frame: pd.DataFrame, shrink: list[float]) -> dict:
     """The validation table a model stores (`meta["evaluation"]`): per model and horizon step
     the TABLE_METRICS, the verdict as `beats_naive`, the DM test, the interval verdict and
     coverage tests, and the median's shrinkage."""
-    scores = score(frame)
-    parts = two_part_verdict(frame, scores)
+    tally = Tally.of(frame)
+    scores = tally.score()
+    parts = two_part_verdict(tally, scores)
     levels = list(quantile_columns(frame).values())
     model = scores["models"][MODEL]
     return {

@@ -1,19 +1,19 @@
-"""Interval forecasts in the long frame: their scores, the test against the strongest interval
-baseline, coverage tests, and the interval half of the verdict.
+"""Interval forecasts in the long frame: what their scores are, their coverage report, and the
+interval half of the verdict.
 
-`evaluation` scores every model; this module adds what only quantile forecasts have. For a
-model with quantile columns (q10, q50, q90, ...):
+`evaluation` scores every model (`tally` sums the terms); a model with quantile columns (q10,
+q50, q90, ...) also gets:
 
-- `quantile_scores`: the pinball loss (mean, and per level), CRPS from the quantiles (2 x the
-  mean pinball loss over the levels), and for "the interval" (the outermost quantiles, as
-  `settings.interval` names it) and for every central interval (levels tau and 1 - tau) its
-  coverage and Gneiting-Raftery interval score.
-- `interval_test`: the model's interval score against every other model with that interval
-  (the random walk's empirical band, GARCH(1,1)-t, EWMA) on the points they share. The
-  strongest baseline is the one the model compares worst with (highest ratio of the model's
-  pooled interval score to the baseline's); the Diebold-Mariano test (HLN-corrected, h - 1
-  lags, Student's t) runs on the interval-score differentials at each step, in order of series,
-  then origin.
+- the pinball loss (mean, and per level), CRPS from the quantiles (2 x the mean pinball loss over
+  the levels), and for "the interval" (the outermost quantiles, as `settings.interval` names
+  it) and for every central interval (`central`: levels tau and 1 - tau) its coverage and
+  Gneiting-Raftery interval score;
+- the interval test (`tally.Tally.interval_test`): the model's interval score against every
+  other model with that interval (the random walk's empirical band, GARCH(1,1)-t, EWMA) on the
+  points they share. The strongest baseline is the one the model compares worst with (highest
+  ratio of the model's pooled interval score to the baseline's); the Diebold-Mariano test
+  (HLN-corrected, h - 1 lags, Student's t) runs on the interval-score differentials at each
+  step, in order of series, then origin;
 - `coverage_report`: Kupiec per tail level and step (on every h-th origin) and Christoffersen's
   conditional coverage at step 1 (`coverage.coverage_tests`), with Holm's adjusted p-values;
   they pass when none rejects at 5% after the correction. Origins must be one row apart.
@@ -28,7 +28,7 @@ import math
 import numpy as np
 import pandas as pd
 
-from lstm_forecast import coverage, metrics
+from lstm_forecast import coverage
 from lstm_forecast.formats import MODEL_LABELS
 
 KEYS = ["series", "origin", "horizon"]
@@ -46,112 +46,11 @@ def central(levels: list[float]) -> list[tuple[int, int]]:
     return sorted(pairs, key=lambda p: levels[p[1]] - levels[p[0]])
 
 
-def quantile_scores(actual: np.ndarray, q: np.ndarray, cols: dict[str, float]) -> dict:
-    """Scores of quantile forecasts q (n, Q) whose columns are `cols` {name: level}."""
-    levels = list(cols.values())
-    lo, hi = q[:, 0], q[:, -1]
-    crps = metrics.crps_from_quantiles(actual, q, levels)
-    by_level = metrics.pinball_by_quantile(actual, q, levels)
-    return {
-        "coverage": metrics.coverage(actual, lo, hi),
-        "pinball": metrics.pinball(actual, q, levels),
-        "interval_score": metrics.interval_score(actual, lo, hi, 1 - (levels[-1] - levels[0])),
-        "crps": float(np.nanmean(crps)) if np.isfinite(crps).any() else math.nan,
-        "pinball_by_quantile": dict(zip(cols, by_level.tolist(), strict=True)),
-        "intervals": [
-            {
-                "level": round(levels[j] - levels[i], 6),
-                "lower": levels[i],
-                "upper": levels[j],
-                "coverage": metrics.coverage(actual, q[:, i], q[:, j]),
-                "interval_score": metrics.interval_score(
-                    actual, q[:, i], q[:, j], 1 - (levels[j] - levels[i])
-                ),
-            }
-            for i, j in central(levels)
-        ],
-    }
-
-
 def label(model: str) -> str:
     return MODEL_LABELS.get(model, model)
 
 
-def _with_losses(frame: pd.DataFrame, model: str, cols: list[str]) -> dict[str, pd.DataFrame]:
-    """{baseline: the model's and the baseline's rows at the points both have the interval
-    `cols` (lower, upper), with their interval-score losses `loss` and `loss_base`}."""
-    lo, hi = cols
-    levels = [float(c[1:]) / 100 for c in cols]
-    alpha = 1 - (levels[1] - levels[0])
-    rows = frame.loc[
-        np.isfinite(frame[lo]) & np.isfinite(frame[hi]), [*KEYS, "model", "actual", lo, hi]
-    ]
-    own = rows[rows["model"] == model].drop(columns="model")
-    out = {}
-    for name, other in rows[rows["model"] != model].groupby("model", sort=False):
-        both = own.merge(other.drop(columns=["model", "actual"]), on=KEYS, suffixes=("", "_b"))
-        if both.empty:
-            continue
-        a = both["actual"].to_numpy()
-        both["loss"] = metrics.interval_score_loss(
-            a, both[lo].to_numpy(), both[hi].to_numpy(), alpha
-        )
-        both["loss_base"] = metrics.interval_score_loss(
-            a, both[f"{lo}_b"].to_numpy(), both[f"{hi}_b"].to_numpy(), alpha
-        )
-        both["inside"] = (a >= both[lo]) & (a <= both[hi])
-        both["inside_base"] = (a >= both[f"{lo}_b"]) & (a <= both[f"{hi}_b"])
-        out[str(name)] = both
-    return out
-
-
-def _summary(rows: pd.DataFrame) -> dict:
-    loss, base = rows["loss"].mean(), rows["loss_base"].mean()
-    return {
-        "n": len(rows),
-        "score": float(loss),
-        "baseline_score": float(base),
-        "ratio": float(loss / base) if base > 0 else math.nan,
-        "coverage": float(rows["inside"].mean()),
-        "baseline_coverage": float(rows["inside_base"].mean()),
-    }
-
-
-def interval_test(frame: pd.DataFrame, model: str, cols: dict[str, float]) -> dict | None:
-    """The model's interval (outermost `cols`) against the strongest other band; None when
-    no other model has that interval on any of the model's points."""
-    names = list(cols)
-    if len(names) < 2:
-        return None
-    paired = _with_losses(frame, model, [names[0], names[-1]])
-    if not paired:
-        return None
-    ratios = {name: _summary(rows)["ratio"] for name, rows in paired.items()}
-    best = max(ratios, key=lambda n: -math.inf if math.isnan(ratios[n]) else ratios[n])
-    rows = paired[best].sort_values(["series", "origin"], kind="stable")
-    by_h = []
-    for h, at in rows.groupby("horizon", sort=True):
-        stat, p = metrics.diebold_mariano_differential(
-            (at["loss"] - at["loss_base"]).to_numpy(), horizon=int(h)
-        )
-        by_h.append({"horizon": int(h), **_summary(at), "statistic": stat, "p_value": p})
-    head = by_h[0]
-    return {
-        "model": model,
-        "baseline": best,
-        "loss": "interval score",
-        "interval": [cols[names[0]], cols[names[-1]]],
-        **_summary(rows),
-        "series": int(rows["series"].nunique()),
-        "horizon": head["horizon"],
-        "statistic": head["statistic"],
-        "p_value": head["p_value"],
-        "by_horizon": by_h,
-        "ratios": ratios,
-    }
-
-
-def _panel(rows: pd.DataFrame, cols: list[str]) -> tuple[np.ndarray, np.ndarray]:
+def panel(rows: pd.DataFrame, cols: list[str]) -> tuple[np.ndarray, np.ndarray]:
     """Outcomes (S, T, H) and quantiles (S, T, H, Q) per series, origins in order, the
     shorter series padded with NaN at the end."""
     steps = rows["horizon"].nunique()
@@ -170,11 +69,9 @@ def _panel(rows: pd.DataFrame, cols: list[str]) -> tuple[np.ndarray, np.ndarray]
     return actual, q
 
 
-def coverage_report(frame: pd.DataFrame, model: str, cols: dict[str, float]) -> dict:
-    """Every coverage test of a model's quantiles, with Holm's adjusted p-values and `pass`."""
-    rows = frame[frame["model"] == model]
-    actual, q = _panel(rows, list(cols))
-    tests = coverage.coverage_tests(actual, q, list(cols.values()))
+def coverage_report(tests: list[dict]) -> dict:
+    """The coverage tests of a model's quantiles (`coverage.coverage_tests` rows), with Holm's
+    adjusted p-values and `pass`."""
     adjusted = coverage.holm([t["pvalue"] for t in tests])
     out = []
     for t, adj in zip(tests, adjusted, strict=True):

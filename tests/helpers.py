@@ -11,6 +11,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pytest
 from scipy import stats
 
 from lstm_forecast.loading import Dataset, Series
@@ -365,3 +366,21 @@ def broken_file_test(cases: dict[str, tuple[str | bytes, list[str]]]):
         load_fails(write_data(tmp_path, data), *words)
 
     return test_broken_file
+
+
+def close(a: object, b: object, path: str = "") -> None:
+    """Equal structure; floats equal to 1e-12 relative (sums in another order)."""
+    if isinstance(a, dict):
+        assert list(a) == list(b), path  # type: ignore[arg-type]
+        for key in a:
+            close(a[key], b[key], f"{path}/{key}")  # type: ignore[index]
+    elif isinstance(a, list):
+        assert len(a) == len(b), path  # type: ignore[arg-type]
+        for i, (x, y) in enumerate(zip(a, b, strict=True)):
+            close(x, y, f"{path}[{i}]")
+    elif isinstance(a, float) and math.isnan(a):
+        assert isinstance(b, float) and math.isnan(b), path
+    elif isinstance(a, float):
+        assert b == pytest.approx(a, rel=1e-12, abs=1e-12), path
+    else:
+        assert a == b, path

@@ -8,6 +8,7 @@ import pandas as pd
 import pytest
 
 from lstm_forecast import coverage, evaluation, intervals, metrics
+from lstm_forecast.tally import Tally
 
 
 def test_central_intervals_are_the_symmetric_pairs_narrowest_first():
@@ -20,7 +21,17 @@ def test_quantile_scores_by_hand():
     a = np.array([10.0, 0.0])
     q = np.array([[8.0, 9.0, 10.0, 11.0, 12.0], [1.0, 1.5, 2.0, 2.5, 3.0]])
     cols = {"q5": 0.05, "q10": 0.1, "q50": 0.5, "q90": 0.9, "q95": 0.95}
-    got = intervals.quantile_scores(a, q, cols)
+    rows = {"series": "s", "origin": [0, 1], "horizon": 1, "origin_value": 5.0, "actual": a}
+    frame = pd.concat(
+        [
+            pd.DataFrame({**rows, "model": "lstm", "scale": 1.0, "forecast": q[:, 2]}).join(
+                pd.DataFrame(q, columns=list(cols))
+            ),
+            pd.DataFrame({**rows, "model": "naive", "scale": 1.0, "forecast": 5.0}),
+        ],
+        ignore_index=True,
+    )
+    got = evaluation.score(frame)["models"]["lstm"]
     loss = metrics.pinball_loss(a, q, list(cols.values()))
     assert got["pinball"] == pytest.approx(loss.mean())
     assert got["crps"] == pytest.approx(2 * loss.mean())
@@ -62,8 +73,7 @@ def band_frame(n: int = 300, seed: int = 0) -> pd.DataFrame:
 
 def test_interval_test_picks_the_strongest_band_and_tests_its_differentials():
     frame = band_frame()
-    cols = {"q10": 0.1, "q50": 0.5, "q90": 0.9}
-    test = intervals.interval_test(frame, "lstm", cols)
+    test = Tally.of(frame).interval_test()
     assert set(test["ratios"]) == {"wide", "narrow"}  # the naive rows have no interval here
     assert all(r < 1 for r in test["ratios"].values())  # the true quantiles score best
     assert test["baseline"] == max(test["ratios"], key=test["ratios"].get)
@@ -83,8 +93,7 @@ def test_interval_test_picks_the_strongest_band_and_tests_its_differentials():
 
 def test_coverage_report_runs_kupiec_per_tail_and_step_and_christoffersen_at_step_one():
     frame = band_frame()
-    cols = {"q10": 0.1, "q50": 0.5, "q90": 0.9}
-    report = intervals.coverage_report(frame, "narrow", cols)
+    report = Tally.of(frame).coverage_tests()["narrow"]
     kinds = [(t["test"], t["quantile"], t["horizon"]) for t in report["tests"]]
     assert kinds == [
         ("kupiec", 0.1, 1),
@@ -105,11 +114,11 @@ def test_coverage_report_runs_kupiec_per_tail_and_step_and_christoffersen_at_ste
     assert step2["n"] == 300  # every 2nd origin of each series: outcomes that do not overlap
     adjusted = coverage.holm([t["p_value"] for t in report["tests"]])
     assert [t["holm_p_value"] for t in report["tests"]] == pytest.approx(list(adjusted))
-    assert intervals.coverage_report(frame, "lstm", cols)["pass"] is True
+    assert Tally.of(frame).coverage_tests()["lstm"]["pass"] is True
 
 
 def test_the_frame_gives_every_banded_model_its_coverage_tests():
-    tests = evaluation.coverage_tests(band_frame())
+    tests = Tally.of(band_frame()).coverage_tests()
     assert set(tests) == {"lstm", "wide", "narrow"}  # not the naive rows without quantiles
 
 

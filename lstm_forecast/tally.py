@@ -1,0 +1,424 @@
+"""Running sums of evaluation frames, so that a universe of series is scored in bounded memory.
+
+`evaluation` scores a long frame of forecasts (its docstring gives the columns). A `Tally` takes
+such frames a group of whole series at a time (`add`) and keeps only what the scores are made
+of:
+
+- per series, model and horizon step, the sum and count of every metric's per-point terms
+  (every metric is a mean of such terms, or a ratio or root of means);
+- the Diebold-Mariano loss differentials, one number per origin and step, in order of series,
+  then origin: the model against the random walk, and the model's interval against each other
+  band;
+- the coverage tests' violation and transition counts, per model.
+
+Scores built from the sums equal one pass over the whole frame up to the order of floating-point
+additions. Frames must come in order of series name (the order the Diebold-Mariano tests read
+the differentials in), each holding its series whole. A model fills either every quantile
+column of the frame or none.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+
+from lstm_forecast import coverage, intervals, metrics
+from lstm_forecast.intervals import KEYS
+
+MODEL, RANDOM_WALK = "lstm", "naive"
+GROUP = ["series", "model", "horizon"]
+QUANTILE_COLUMN = re.compile(r"q(\d+(?:\.\d+)?)")
+
+
+def quantile_columns(frame: pd.DataFrame) -> dict[str, float]:
+    """{column: quantile level} of the frame's quantile columns (q10, q50, ...), by level."""
+    found = {}
+    for col in frame.columns:
+        if match := QUANTILE_COLUMN.fullmatch(col):
+            found[col] = float(match.group(1)) / 100
+    return dict(sorted(found.items(), key=lambda item: item[1]))
+
+
+@dataclass
+class Differentials:
+    """Loss differentials of one comparison at one horizon step, in order of series, then
+    origin, with the series they belong to as runs (`names`, `counts`)."""
+
+    names: list[str] = field(default_factory=list)
+    counts: list[int] = field(default_factory=list)
+    parts: list[np.ndarray] = field(default_factory=list)
+    spans: dict[str, tuple[int, int]] = field(default_factory=dict, repr=False)
+
+    def add(self, series: pd.Series, d: np.ndarray) -> None:
+        """Append the differentials of some series, `series` naming each one's series."""
+        names, counts = np.unique(series.to_numpy(dtype=object), return_counts=True)
+        self.names += [str(n) for n in names]
+        self.counts += counts.tolist()
+        self.parts.append(np.asarray(d, dtype=float))
+
+    def all(self) -> np.ndarray:
+        """Every differential, in order."""
+        if len(self.parts) != 1:
+            self.parts = [np.concatenate(self.parts) if self.parts else np.empty(0)]
+        return self.parts[0]
+
+    def of(self, name: str) -> np.ndarray:
+        """The differentials of one series (empty when it has none)."""
+        if len(self.spans) != len(self.names):
+            last = np.cumsum(self.counts)
+            spans = zip(last - self.counts, last, strict=True)
+            self.spans = dict(zip(self.names, spans, strict=True))
+        first, last = self.spans.get(name, (0, 0))
+        return self.all()[first:last]
+
+
+def _ordered(rows: pd.DataFrame) -> pd.DataFrame:
+    return rows.sort_values(["series", "origin"], kind="stable")
+
+
+def _terms(rows: pd.DataFrame, qcols: dict[str, float]) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    """Each point's term of every metric: {term: (counts, value)}; a metric is the mean of its
+    term's values over the points that count."""
+    a, f = rows["actual"].to_numpy(float), rows["forecast"].to_numpy(float)
+    o, scale, rw = (rows[c].to_numpy(float) for c in ("origin_value", "scale", "_rw"))
+    ok_f = np.isfinite(f)
+    ok = ok_f & np.isfinite(a)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        a_s, f_s = a / scale, f / scale
+        terms = {
+            "n": (ok_f, np.ones(len(a))),
+            "ae": (ok, np.abs(a - f)),
+            "se": (ok, (a - f) ** 2),
+            "ase": (np.isfinite(a_s) & np.isfinite(f_s), np.abs(a_s - f_s)),
+            "dir": (ok & np.isfinite(o) & (f != o), np.sign(f - o) == np.sign(a - o)),
+            "ape": (ok & (a != 0), 100 * np.abs((a - f) / a)),
+            "sape": (
+                ok & ((np.abs(a) + np.abs(f)) > 0),
+                200 * np.abs(a - f) / (np.abs(a) + np.abs(f)),
+            ),
+            "rwe": (ok_f & np.isfinite(a) & np.isfinite(rw), np.abs(a - rw)),
+            "up": (ok_f & np.isfinite(a) & np.isfinite(o), a > o),
+        }
+    if not qcols:
+        return terms
+    q = rows[list(qcols)].to_numpy(float)
+    levels = list(qcols.values())
+    terms["q"] = (np.isfinite(q).any(axis=1), np.ones(len(a)))
+    loss = metrics.pinball_loss(a, q, levels)
+    for j in range(len(levels)):
+        terms[f"pinball{j}"] = (np.isfinite(loss[:, j]), loss[:, j])
+    crps = metrics.crps_from_quantiles(a, q, levels)
+    terms["crps"] = (np.isfinite(crps), crps)
+    pairs = [(0, len(levels) - 1), *intervals.central(levels)]
+    for k, (i, j) in enumerate(pairs):
+        lo, hi = q[:, i], q[:, j]
+        known = np.isfinite(a) & np.isfinite(lo) & np.isfinite(hi)
+        terms[f"cover{k}"] = (known, (a >= lo) & (a <= hi))
+        score = metrics.interval_score_loss(a, lo, hi, 1 - (levels[j] - levels[i]))
+        terms[f"is{k}"] = (np.isfinite(score), score)
+    return terms
+
+
+def _mean(t: pd.Series, term: str) -> float:
+    n = t[f"n:{term}"]
+    return float(t[f"x:{term}"] / n) if n else math.nan
+
+
+def _finish(t: pd.Series, qcols: dict[str, float]) -> dict:
+    """One model's scores from its summed terms (see evaluation.score)."""
+    rw = _mean(t, "rwe")
+    out = {
+        "n": int(t["n:n"]),
+        "mae": _mean(t, "ae"),
+        "rmse": math.sqrt(_mean(t, "se")) if t["n:se"] else math.nan,
+        "mase": _mean(t, "ase"),
+        "directional_accuracy": _mean(t, "dir"),
+        "mape": _mean(t, "ape"),
+        "smape": _mean(t, "sape"),
+        "rel_mae": _mean(t, "ae") / rw if rw and math.isfinite(rw) else math.nan,
+        "up_rate": _mean(t, "up"),
+    }
+    if not qcols or not t["n:q"]:
+        return out
+    levels = list(qcols.values())
+    by_level = [_mean(t, f"pinball{j}") for j in range(len(levels))]
+    n_pinball = sum(t[f"n:pinball{j}"] for j in range(len(levels)))
+    x_pinball = sum(t[f"x:pinball{j}"] for j in range(len(levels)))
+    pairs = intervals.central(levels)
+    out |= {
+        "coverage": _mean(t, "cover0"),
+        "pinball": float(x_pinball / n_pinball) if n_pinball else math.nan,
+        "interval_score": _mean(t, "is0"),
+        "crps": _mean(t, "crps"),
+        "pinball_by_quantile": dict(zip(qcols, by_level, strict=True)),
+        "intervals": [
+            {
+                "level": round(levels[j] - levels[i], 6),
+                "lower": levels[i],
+                "upper": levels[j],
+                "coverage": _mean(t, f"cover{k + 1}"),
+                "interval_score": _mean(t, f"is{k + 1}"),
+            }
+            for k, (i, j) in enumerate(pairs)
+        ],
+    }
+    return out
+
+
+def _band_summary(t: pd.Series) -> dict:
+    """intervals' summary of a comparison of interval scores from its sums."""
+    n = int(t["n"])
+    loss, base = t["loss"] / n, t["loss_base"] / n
+    return {
+        "n": n,
+        "score": float(loss),
+        "baseline_score": float(base),
+        "ratio": float(loss / base) if base > 0 else math.nan,
+        "coverage": float(t["inside"] / n),
+        "baseline_coverage": float(t["inside_base"] / n),
+    }
+
+
+class Tally:
+    """The running sums of one evaluation (see the module docstring)."""
+
+    def __init__(self) -> None:
+        self.qcols: dict[str, float] | None = None
+        self.models: list[str] = []
+        self.sums: list[pd.DataFrame] = []
+        self.dm: dict[int, Differentials] = {}
+        self.bands: dict[str, list[pd.DataFrame]] = {}
+        self.band_d: dict[str, dict[int, Differentials]] = {}
+        self.counts: dict[str, dict] = {}
+        self._series: list[str] = []
+        self._table: pd.DataFrame | None = None
+        self._split: tuple[dict, dict] | None = None
+
+    @classmethod
+    def of(cls, frames: pd.DataFrame | Iterable[pd.DataFrame]) -> Tally:
+        """A tally of one frame, or of frames of whole series in order of series name."""
+        tally = cls()
+        for frame in [frames] if isinstance(frames, pd.DataFrame) else frames:
+            tally.add(frame)
+        return tally
+
+    # -------------------------------------------------------------------------------------
+    # adding
+
+    def add(self, frame: pd.DataFrame) -> None:
+        """Take the long frame of some whole series, which follow every series added before."""
+        qcols = quantile_columns(frame)
+        if self.qcols is None:
+            self.qcols = qcols
+        elif qcols != self.qcols:
+            raise ValueError("every frame of a tally must have the same quantile columns")
+        naive = frame.loc[frame["model"] == RANDOM_WALK, [*KEYS, "forecast"]]
+        if naive.empty:
+            raise ValueError("the frame has no random-walk (naive) rows to score against")
+        rows = frame.merge(
+            naive.rename(columns={"forecast": "_rw"}), on=KEYS, how="left", validate="many_to_one"
+        )
+        self.models += [m for m in rows["model"].unique() if m not in self.models]
+        self._series += list(rows["series"].unique())
+        table = {c: rows[c].to_numpy() for c in GROUP}
+        for term, (ok, value) in _terms(rows, qcols).items():
+            table[f"n:{term}"] = ok  # booleans sum to counts
+            table[f"x:{term}"] = np.where(ok, value, 0.0)
+        self.sums.append(pd.DataFrame(table).groupby(GROUP, sort=False).sum())
+        self._table = self._split = None
+        self._add_dm(frame)
+        own = self._present(frame, MODEL)
+        if len(own) >= 2:
+            self._add_bands(frame, [own[0], own[-1]])
+        for model in frame["model"].unique():
+            if cols := self._present(frame, model):
+                self._add_counts(str(model), frame[frame["model"] == model], cols)
+
+    def _present(self, frame: pd.DataFrame, model: str) -> list[str]:
+        """The quantile columns a model fills in `frame`."""
+        rows = frame.loc[frame["model"] == model, list(self.qcols or {})]
+        return [c for c in rows.columns if rows[c].notna().any()]
+
+    def _add_dm(self, frame: pd.DataFrame) -> None:
+        model = _ordered(frame[frame["model"] == MODEL])
+        base = _ordered(frame[frame["model"] == RANDOM_WALK])
+        for h, at in base.groupby("horizon", sort=True):
+            own = model[model["horizon"] == h]
+            e_model = (own["actual"] - own["forecast"]).to_numpy()
+            e_base = (at["actual"] - at["forecast"]).to_numpy()
+            self.dm.setdefault(int(h), Differentials()).add(at["series"], e_model**2 - e_base**2)
+
+    def _add_bands(self, frame: pd.DataFrame, cols: list[str]) -> None:
+        """Pair the model's interval with every other model's on the points both have."""
+        lo, hi = cols
+        levels = [self.qcols[c] for c in cols]  # type: ignore[index]
+        alpha = 1 - (levels[1] - levels[0])
+        rows = frame.loc[
+            np.isfinite(frame[lo]) & np.isfinite(frame[hi]), [*KEYS, "model", "actual", lo, hi]
+        ]
+        own = rows[rows["model"] == MODEL].drop(columns="model")
+        for name, other in rows[rows["model"] != MODEL].groupby("model", sort=False):
+            both = own.merge(other.drop(columns=["model", "actual"]), on=KEYS, suffixes=("", "_b"))
+            if both.empty:
+                continue
+            a = both["actual"].to_numpy()
+            loss = metrics.interval_score_loss(a, both[lo].to_numpy(), both[hi].to_numpy(), alpha)
+            lo_b, hi_b = both[f"{lo}_b"].to_numpy(), both[f"{hi}_b"].to_numpy()
+            loss_base = metrics.interval_score_loss(a, lo_b, hi_b, alpha)
+            paired = pd.DataFrame(
+                {
+                    "series": both["series"].to_numpy(),
+                    "origin": both["origin"].to_numpy(),
+                    "horizon": both["horizon"].to_numpy(),
+                    "n": 1,
+                    "loss": loss,
+                    "loss_base": loss_base,
+                    "inside": (a >= both[lo]) & (a <= both[hi]),
+                    "inside_base": (a >= lo_b) & (a <= hi_b),
+                }
+            )
+            sums = paired.drop(columns="origin").groupby(["series", "horizon"], sort=False).sum()
+            self.bands.setdefault(str(name), []).append(sums)
+            paired = _ordered(paired)
+            found = self.band_d.setdefault(str(name), {})
+            for h, at in paired.groupby("horizon", sort=True):
+                d = (at["loss"] - at["loss_base"]).to_numpy()
+                found.setdefault(int(h), Differentials()).add(at["series"], d)
+
+    def _add_counts(self, model: str, rows: pd.DataFrame, cols: list[str]) -> None:
+        """The coverage tests' counts of one model's rows (series in panels, see
+        intervals.panel)."""
+        actual, q = intervals.panel(rows, cols)
+        found = coverage.test_counts(actual, q, [self.qcols[c] for c in cols])  # type: ignore[index]
+        held = self.counts.setdefault(model, {"cols": cols, "counts": {}})["counts"]
+        for key, values in found.items():
+            held[key] = tuple(np.add(held[key], values).tolist()) if key in held else values
+
+    # -------------------------------------------------------------------------------------
+    # scores
+
+    def series(self) -> list[str]:
+        """The series added, in order."""
+        return list(self._series)
+
+    def table(self) -> pd.DataFrame:
+        """The summed terms per series, model and horizon step."""
+        if self._table is None:
+            self._table = pd.concat(self.sums) if len(self.sums) > 1 else self.sums[0]
+        return self._table
+
+    def score(self, series: str | None = None) -> dict:
+        """evaluation.score of everything added (`series`: of that series alone)."""
+        if series is None:
+            return self._score(self.table(), self._band_tables(), None)
+        tables, bands = self._by_series()
+        return self._score(tables[series], bands.get(series, {}), series)
+
+    def each_series(self) -> Iterator[tuple[str, dict]]:
+        """(name, score) of every series added, in order."""
+        tables, bands = self._by_series()
+        for name in self._series:
+            yield name, self._score(tables[name], bands.get(name, {}), name)
+
+    def _score(
+        self, table: pd.DataFrame, bands: dict[str, pd.DataFrame], series: str | None
+    ) -> dict:
+        by_model = table.groupby(level=["model", "horizon"], sort=False).sum()
+        models = {}
+        qcols = self.qcols or {}
+        present = set(by_model.index.get_level_values("model"))
+        for name in [m for m in self.models if m in present]:
+            own = by_model.xs(name, level="model").sort_index()
+            by_h = [{"horizon": int(h), **_finish(t, qcols)} for h, t in own.iterrows()]
+            models[name] = {**_finish(own.sum(), qcols), "by_horizon": by_h}
+        return {
+            "models": models,
+            "dm_test": self.dm_test(series),
+            "interval_test": self._interval_test(bands, series),
+        }
+
+    def _band_tables(self) -> dict[str, pd.DataFrame]:
+        """{band: its paired sums per series and step}, over every series."""
+        return {
+            name: pd.concat(parts) if len(parts) > 1 else parts[0]
+            for name, parts in self.bands.items()
+        }
+
+    def _by_series(self) -> tuple[dict[str, pd.DataFrame], dict[str, dict[str, pd.DataFrame]]]:
+        """Per series: its summed terms, and {band: paired sums} (split once, not per series)."""
+        if self._split is None:
+            tables = dict(list(self.table().groupby(level="series", sort=False)))
+            bands: dict[str, dict[str, pd.DataFrame]] = {}
+            for band, table in self._band_tables().items():
+                for name, part in table.groupby(level="series", sort=False):
+                    bands.setdefault(str(name), {})[band] = part
+            self._split = (tables, bands)
+        return self._split
+
+    def dm_test(self, series: str | None = None) -> dict:
+        """The Diebold-Mariano test of the model against the random walk on squared errors."""
+        by_h = []
+        for h, found in sorted(self.dm.items()):
+            d = found.all() if series is None else found.of(series)
+            if series is not None and not len(d):
+                continue
+            stat, p = metrics.diebold_mariano_differential(d, horizon=h)
+            by_h.append({"horizon": h, "statistic": stat, "p_value": p, "n": len(d)})
+        head = by_h[0]
+        return {
+            "model": MODEL,
+            "baseline": RANDOM_WALK,
+            "loss": "squared error",
+            "horizon": head["horizon"],
+            "statistic": head["statistic"],
+            "p_value": head["p_value"],
+            "n": head["n"],
+            "by_horizon": by_h,
+        }
+
+    def interval_test(self, series: str | None = None) -> dict | None:
+        """The model's interval against the strongest other band (see intervals'
+        docstring); None when no other model has that interval on the model's points."""
+        if series is None:
+            return self._interval_test(self._band_tables(), None)
+        return self._interval_test(self._by_series()[1].get(series, {}), series)
+
+    def _interval_test(self, sums: dict[str, pd.DataFrame], series: str | None) -> dict | None:
+        if not sums:
+            return None
+        ratios = {name: _band_summary(t.sum())["ratio"] for name, t in sums.items()}
+        best = max(ratios, key=lambda n: -math.inf if math.isnan(ratios[n]) else ratios[n])
+        table = sums[best]
+        by_h = []
+        for h, t in table.groupby(level="horizon", sort=True).sum().iterrows():
+            found = self.band_d[best][int(h)]
+            d = found.all() if series is None else found.of(series)
+            stat, p = metrics.diebold_mariano_differential(d, horizon=int(h))
+            by_h.append({"horizon": int(h), **_band_summary(t), "statistic": stat, "p_value": p})
+        head = by_h[0]
+        own = self.counts[MODEL]["cols"]
+        return {
+            "model": MODEL,
+            "baseline": best,
+            "loss": "interval score",
+            "interval": [self.qcols[own[0]], self.qcols[own[-1]]],  # type: ignore[index]
+            **_band_summary(table.sum()),
+            "series": int(table.index.get_level_values("series").nunique()),
+            "horizon": head["horizon"],
+            "statistic": head["statistic"],
+            "p_value": head["p_value"],
+            "by_horizon": by_h,
+            "ratios": ratios,
+        }
+
+    def coverage_tests(self) -> dict[str, dict]:
+        """{model: intervals.coverage_report} for every model with quantile columns."""
+        return {
+            model: intervals.coverage_report(coverage.tests_from_counts(held["counts"]))
+            for model, held in self.counts.items()
+        }
