@@ -583,43 +583,58 @@ def backtest(
     threads: int | None = None,
     jobs: int = 1,
     progress: Callable | None = None,
+    each: Callable[[str, pd.DataFrame], None] | None = None,
     command: str | None = None,
 ) -> BacktestResult:
     """Walk-forward evaluation against baselines (nothing is written).
 
-    `plan` says how origins fall into folds; write the report with
+    `plan` says how origins fall into folds. The forecasts are made a group of series at a
+    time: with `each`, each group's frame is handed to `each(run, frame)` as it is done and the
+    result keeps only the series the report plots (a universe's forecasts need not fit in
+    memory); without, `result.forecasts` holds them all. Write the report with
     `report.write(folder, result.metrics, result.forecasts)`. `settings.run` in the metrics
-    identifies the run: a hash of the data and of every setting that shapes the results.
+    (`run` above) identifies the run: a hash of the data and of every setting that shapes the
+    results.
     """
     from lstm_forecast.backtest import BacktestConfig, walk_forward
 
     config = config or TrainConfig()
+    plan = plan or BacktestConfig()
     opts = _train_options(options, config)
     dataset = data if isinstance(data, Dataset) else load(data, opts)
+    run = run_identity(dataset, config, plan, opts)
     result = walk_forward(
         dataset,
         config,
-        plan or BacktestConfig(),
+        plan,
         device=device,
         threads=threads,
         jobs=jobs,
         progress=progress,
+        each=(lambda frame: each(run, frame)) if each else None,
     )
     settings = result.metrics["settings"]
-    settings.update(data=_shown(data, dataset), load=asdict(opts), command=command)
-    settings["run"] = run_identity(dataset, settings)
+    settings.update(data=_shown(data, dataset), load=asdict(opts), command=command, run=run)
     return result
 
 
-def run_identity(dataset: Dataset, settings: dict) -> str:
+def run_identity(
+    dataset: Dataset, config: TrainConfig, plan: BacktestConfig, options: LoadOptions
+) -> str:
     """A backtest run's identity: a hash of its data and of the settings shaping its results
     (rerunning the same job gives the same identity; any other data or setting another)."""
     import hashlib
     import json
 
+    from lstm_forecast.baselines import season_length
     from lstm_forecast.training import data_hash
 
-    shaping = {k: settings.get(k) for k in ("train", "backtest", "season", "load")}
+    shaping = {
+        "train": config.to_dict(),
+        "backtest": asdict(plan),
+        "season": plan.season or season_length(dataset.frequency),
+        "load": asdict(options),
+    }
     text = json.dumps({"data": data_hash(dataset), **shaping}, sort_keys=True, default=str)
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 

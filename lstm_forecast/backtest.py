@@ -8,15 +8,16 @@ true history up to that origin only. Baselines forecast from exactly the same or
 the interval baselines (GARCH(1,1)-t and EWMA, `volatility`) are refitted at every fit on that
 fit's training rows, for positive series among `volatility.sample_series` of the series. With
 `recalibrate`, the model's intervals adapt online from the fit's cutoff on, as `predict
---recalibrate` does. The result is one long frame of forecasts, scored by
-`evaluation.summarise` into a JSON-ready dict of metrics.
+--recalibrate` does. The forecasts are long frames made a group of series at a time, tallied
+(`tally`) and scored by `evaluation.summarise` into a JSON-ready dict of metrics, so that a
+universe of series needs memory for one group's forecasts, not for all of them.
 """
 
 from __future__ import annotations
 
 import os
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import asdict, dataclass, replace
 from multiprocessing import get_context
@@ -29,8 +30,11 @@ from lstm_forecast.errors import ConfigError, DataError, Interrupted
 from lstm_forecast.loading import Dataset, Series
 from lstm_forecast.settings import TrainConfig
 from lstm_forecast.spec import ModelCard
+from lstm_forecast.tally import Tally
 
 WINDOWS = ("expanding", "sliding")
+GROUP_POINTS = 100_000  # forecast points (origins x steps) of the series forecast together
+PLOTTED_SERIES = volatility.MAX_SERIES  # series a streamed backtest keeps for the plots
 
 
 @dataclass
@@ -72,7 +76,8 @@ class Fit:
 
 @dataclass
 class BacktestResult:
-    """Every forecast in long format, and the metrics.json content (settings included)."""
+    """The forecasts in long format (every one, or the plotted series' when they were handed
+    on as they came: see `walk_forward`), and the metrics.json content (settings included)."""
 
     forecasts: pd.DataFrame
     metrics: dict
@@ -220,6 +225,50 @@ def run_fits(
         ) from None
 
 
+def series_groups(
+    dataset: Dataset, config: TrainConfig, plan: BacktestConfig
+) -> list[list[Series]]:
+    """The series in order of name, cut into groups of about GROUP_POINTS forecast points
+    (origins x steps), each forecast and scored together."""
+    size = max(1, GROUP_POINTS // (plan.folds * plan.step * config.horizon))
+    ordered = sorted(dataset.series, key=lambda s: s.name)
+    return [ordered[i : i + size] for i in range(0, len(ordered), size)]
+
+
+def forecast_groups(
+    dataset: Dataset,
+    config: TrainConfig,
+    plan: BacktestConfig,
+    fits: list[Fit],
+    *,
+    interval_baselines: bool = True,
+) -> Iterator[pd.DataFrame]:
+    """Long frames, one per group of series (`series_groups`): one row per series, origin,
+    horizon step and model (without the GARCH and EWMA rows when not `interval_baselines`:
+    tuning's trials score the model alone)."""
+    season = plan.season or baselines.season_length(dataset.frequency)
+    sampled = set(banded(dataset)) if interval_baselines else set()
+    # once per fit: a universe has thousands of series
+    runs = [
+        (forecasting.runner(fit.card, fit.weights, "numpy"), fit.card.series_ids()) for fit in fits
+    ]
+    first = ["series", "fold", "origin", "date", "horizon", "model", "origin_value", "actual"]
+    for group in series_groups(dataset, config, plan):
+        frames = []
+        for fit, (run, ids) in zip(fits, runs, strict=True):
+            for s in group:
+                origins = fold_origins(len(s), config, plan)[fit.folds].ravel()
+                model = (run, ids[s.name])
+                frame = _fit_forecasts(
+                    dataset, s, origins, fit, model, season, plan, s.name in sampled
+                )
+                folds = np.repeat(np.asarray(fit.folds) + 1, plan.step)
+                frame["fold"] = frame.pop("_row").map(dict(zip(origins, folds, strict=True)))
+                frames.append(frame)
+        frame = pd.concat(frames, ignore_index=True)
+        yield frame[first + [c for c in frame.columns if c not in first]]
+
+
 def forecast_frame(
     dataset: Dataset,
     config: TrainConfig,
@@ -228,24 +277,9 @@ def forecast_frame(
     *,
     interval_baselines: bool = True,
 ) -> pd.DataFrame:
-    """Long frame: one row per series, origin, horizon step and model (without the GARCH and
-    EWMA rows when not `interval_baselines`: tuning's trials score the model alone)."""
-    season = plan.season or baselines.season_length(dataset.frequency)
-    sampled = set(banded(dataset)) if interval_baselines else set()
-    frames = []
-    for fit in fits:
-        run = forecasting.runner(fit.card, fit.weights, "numpy")
-        ids = fit.card.series_ids()  # once per fit: a universe has thousands of series
-        for s in dataset.series:
-            origins = fold_origins(len(s), config, plan)[fit.folds].ravel()
-            model = (run, ids[s.name])
-            frame = _fit_forecasts(dataset, s, origins, fit, model, season, plan, s.name in sampled)
-            folds = np.repeat(np.asarray(fit.folds) + 1, plan.step)
-            frame["fold"] = frame.pop("_row").map(dict(zip(origins, folds, strict=True)))
-            frames.append(frame)
-    frame = pd.concat(frames, ignore_index=True)
-    first = ["series", "fold", "origin", "date", "horizon", "model", "origin_value", "actual"]
-    return frame[first + [c for c in frame.columns if c not in first]]
+    """Every group's `forecast_groups` frame as one."""
+    groups = forecast_groups(dataset, config, plan, fits, interval_baselines=interval_baselines)
+    return pd.concat(list(groups), ignore_index=True)
 
 
 def banded(dataset: Dataset) -> list[str]:
@@ -312,16 +346,29 @@ def walk_forward(
     threads: int | None = None,
     jobs: int = 1,
     progress: Callable[[Fit | None, int, int], None] | None = None,
+    each: Callable[[pd.DataFrame], None] | None = None,
 ) -> BacktestResult:
-    """Walk forward over `dataset`; see the module docstring."""
+    """Walk forward over `dataset`; see the module docstring.
+
+    The forecasts are made and scored a group of series at a time (`series_groups`). With
+    `each`, every group's frame is handed to it and only the plotted series (`plotted`) are
+    kept in the result; without, the result holds every forecast."""
     if jobs < 1:
         raise ConfigError("--jobs must be at least 1")
     check_length(dataset, config, plan)
     started = time.perf_counter()
     fits = plan_fits(dataset, config, plan)
     run_fits(dataset, config, fits, device=device, threads=threads, jobs=jobs, progress=progress)
-    frame = forecast_frame(dataset, config, plan, fits)
-    result = evaluation.summarise(frame)
+    tally = Tally()
+    shown = set(plotted(dataset))
+    kept = []
+    for frame in forecast_groups(dataset, config, plan, fits):
+        tally.add(frame)
+        if each is not None:
+            each(frame)
+            frame = frame[frame["series"].isin(shown)]
+        kept.append(frame)
+    result = evaluation.summarise(tally)
     result["folds"] = _fold_table(dataset, config, plan, fits)
     result["settings"] = {
         "train": config.to_dict(),
@@ -330,7 +377,7 @@ def walk_forward(
         "transform": fits[0].card.transform,
         "interval": [config.quantiles[0], config.quantiles[-1]],
         "interval_baselines": {
-            "models": [m for m in volatility.BASELINES if (frame["model"] == m).any()],
+            "models": [m for m in volatility.BASELINES if m in tally.models],
             "series": banded(dataset),
             "of_series": len(dataset.series),
             "max_series": volatility.MAX_SERIES,
@@ -342,7 +389,13 @@ def walk_forward(
         "jobs": jobs,
         "seconds": round(time.perf_counter() - started, 2),
     }
-    return BacktestResult(frame, result)
+    return BacktestResult(pd.concat(kept, ignore_index=True), result)
+
+
+def plotted(dataset: Dataset) -> list[str]:
+    """The series a streamed backtest keeps for the report's plots: every series, or a fixed
+    sample of PLOTTED_SERIES of them (`volatility.sample_series`)."""
+    return volatility.sample_series([s.name for s in dataset.series], PLOTTED_SERIES)
 
 
 def _fold_table(

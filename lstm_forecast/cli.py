@@ -23,8 +23,6 @@ from lstm_forecast.process import GLOBAL_HELP, say
 from lstm_forecast.settings import TrainConfig
 
 if TYPE_CHECKING:
-    from lstm_forecast.backtest import BacktestResult
-    from lstm_forecast.outputs import Output as OutputTarget
     from lstm_forecast.training import TrainResult
 
 R = TypeVar("R")
@@ -660,7 +658,8 @@ def backtest(
         return None
     import shlex
 
-    from lstm_forecast import api
+    from lstm_forecast import api, outputs, render
+    from lstm_forecast import report as report_files
     from lstm_forecast.backtest import BacktestConfig
     from lstm_forecast.db_url import redact
 
@@ -669,22 +668,29 @@ def backtest(
     options = _load_options(opts, series)
     out = _output(output, output_table, "backtest", opts, wait, files=False)
     source = _data(data, opts, wait)
-    return _fit_run(
-        "backtest fits",
-        lambda progress: api.backtest(
-            source,
-            config,
-            plan,
-            options,
-            device=device.value,
-            threads=threads,
-            jobs=jobs,
-            progress=progress,
-            command=redact(shlex.join(["lstm-forecast", *sys.argv[1:]])),
-        ),
-        lambda result: _reported(result, report, quiet, out),
-        quiet,
-    )
+    folder = report_files.make_folder(report)
+    with outputs.backtest_sink(folder, out) as sink:
+        with render.progress(quiet, "backtest fits") as progress:
+            result = api.backtest(
+                source,
+                config,
+                plan,
+                options,
+                device=device.value,
+                threads=threads,
+                jobs=jobs,
+                progress=progress,
+                each=sink.add,
+                command=redact(shlex.join(["lstm-forecast", *sys.argv[1:]])),
+            )
+        report_files.write(folder, result.metrics, result.forecasts)
+        sink.finish(result.metrics)
+    if not quiet:
+        if out.db is not None:
+            tables = f"{out} and {out.table}{outputs.METRICS_SUFFIX}"
+            say(f"wrote {sink.db_rows} backtest rows to {tables}")
+        report_files.print_summary(result.metrics, folder)
+    return None
 
 
 @app.command(
@@ -784,7 +790,7 @@ def tune(
 def _fit_run(
     label: str, fit: Callable[[Callable | None], R], finish: Callable[[R], dict | None], quiet: bool
 ) -> dict | None:
-    """The one path of train, update and backtest to the end of a run.
+    """The one path of train and update to the end of a run.
 
     `fit(progress)` calls the api under a progress bar named `label` (render.STEPS); then
     `finish(result)` writes what is left and shows the summary, and returns the figures for the
@@ -804,21 +810,6 @@ def _trained(result: TrainResult, model: Path, quiet: bool) -> dict:
     if not quiet:
         render.print_training_summary(result.meta, str(model))
     return result.record
-
-
-def _reported(result: BacktestResult, folder: Path, quiet: bool, out: OutputTarget) -> None:
-    """After backtest: the report folder (forecasts.parquet too), the database tables asked
-    for, and the headline table and verdict on stderr."""
-    from lstm_forecast import outputs, report
-
-    report.write(folder, result.metrics, result.forecasts)
-    outputs.write_parquet_beside(folder, result.forecasts)
-    if out.db is not None:
-        rows = outputs.write_backtest(result, out)
-        if not quiet:
-            say(f"wrote {rows} backtest rows to {out} and {out.table}{outputs.METRICS_SUFFIX}")
-    if not quiet:
-        report.print_summary(result.metrics, folder)
 
 
 def _tuned(result, folder: Path | None, quiet: bool) -> dict:

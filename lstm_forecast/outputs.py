@@ -11,11 +11,12 @@ rows say which run (`run`, a hash of its data and settings) and which model or b
 
 from __future__ import annotations
 
+import contextlib
 import importlib.util
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, BinaryIO
 
 from lstm_forecast.errors import ConfigError
 
@@ -24,6 +25,7 @@ if TYPE_CHECKING:
 
     from lstm_forecast.backtest import BacktestResult
     from lstm_forecast.db_url import Database
+    from lstm_forecast.sql_sink import TableSpec
 
 PARQUET_SUFFIX = ".parquet"
 METRICS_SUFFIX = "_metrics"
@@ -109,33 +111,81 @@ def write_forecasts(frames: Iterable[pd.DataFrame], out: Output, fmt: str) -> in
     return render.write_tables(frames, out.path, fmt)
 
 
-def write_backtest(result: BacktestResult, out: Output) -> int:
-    """A backtest's forecasts into table NAME and its metrics into NAME_metrics, both in one
-    transaction, keyed by the run and the model; rows written."""
-    from lstm_forecast import sql_sink
+@dataclass
+class BacktestSink:
+    """Where a backtest's forecasts go a group of series at a time (`add`): forecasts.csv and,
+    with pyarrow, forecasts.parquet (typed) in the report folder, and table NAME of the
+    database asked for; `finish` adds the metrics as NAME_metrics in the same transaction.
+    See `backtest_sink`."""
 
-    run = result.metrics["settings"]["run"]
-    forecasts = typed(result.forecasts)
-    forecasts.insert(0, "run", run)
-    metrics = metric_rows(result.metrics)
-    metrics.insert(0, "run", run)
-    name = str(out.table)
-    parts = [
-        (sql_sink.table_spec(name, forecasts, BACKTEST_KEY), forecasts),
-        (sql_sink.table_spec(name + METRICS_SUFFIX, metrics, METRICS_KEY), metrics),
-    ]
-    return sql_sink.write_tables(out.db, parts)  # type: ignore[arg-type]
+    csv: BinaryIO
+    parquet: Callable[[pd.DataFrame], int] | None
+    db: Callable | None
+    out: Output
+    rows: int = 0  # forecast rows
+    db_rows: int = 0  # rows written to the database, forecasts and metrics
+    spec: TableSpec | None = None
+
+    def add(self, run: str, frame: pd.DataFrame) -> None:
+        """One group's forecasts (`run`: the run's identity, keying its database rows)."""
+        text = frame.to_csv(index=False, header=not self.rows, lineterminator="\n")
+        self.csv.write(text.encode())
+        self.rows += len(frame)
+        if self.parquet is None and self.db is None:
+            return
+        rows = typed(frame)
+        if self.parquet is not None:
+            self.parquet(rows)
+        if self.db is not None:
+            from lstm_forecast import sql_sink
+
+            rows.insert(0, "run", run)
+            self.spec = self.spec or sql_sink.table_spec(str(self.out.table), rows, BACKTEST_KEY)
+            self.db_rows += self.db(self.spec, rows)
+
+    def finish(self, metrics: dict) -> None:
+        """The metrics rows into NAME_metrics, when a database is asked for."""
+        if self.db is None:
+            return
+        from lstm_forecast import sql_sink
+
+        rows = metric_rows(metrics)
+        rows.insert(0, "run", metrics["settings"]["run"])
+        name = str(self.out.table) + METRICS_SUFFIX
+        self.db_rows += self.db(sql_sink.table_spec(name, rows, METRICS_KEY), rows)
 
 
-def write_parquet_beside(folder: Path, forecasts: pd.DataFrame) -> Path | None:
-    """forecasts.parquet beside backtest's forecasts.csv (typed), when pyarrow is installed."""
-    if importlib.util.find_spec("pyarrow") is None:
-        return None
-    from lstm_forecast.parquet import write_parquet
+@contextlib.contextmanager
+def backtest_sink(folder: Path, out: Output) -> Iterator[BacktestSink]:
+    """A `BacktestSink` whose files are renamed into place, and whose database transaction is
+    committed, when the block ends without an error (otherwise nothing changes)."""
+    from lstm_forecast.artifacts import atomic_file
 
-    path = folder / "forecasts.parquet"
-    write_parquet(path, typed(forecasts))
-    return path
+    with contextlib.ExitStack() as stack:
+        csv = stack.enter_context(atomic_file(folder / "forecasts.csv"))
+        parquet = None
+        if importlib.util.find_spec("pyarrow") is not None:
+            from lstm_forecast.parquet import parquet_writer
+
+            parquet = stack.enter_context(parquet_writer(folder / "forecasts.parquet"))
+        db = None
+        if out.db is not None:
+            from lstm_forecast import sql_sink
+
+            db = stack.enter_context(sql_sink.transaction(out.db))
+        yield BacktestSink(csv, parquet, db, out)
+
+
+def write_backtest(folder: Path, result: BacktestResult, out: Output | None = None) -> int:
+    """A backtest's forecasts (all of them in `result`) into the report folder's files and
+    the database tables `out` names, as `backtest` writes them group by group; rows written to
+    the database."""
+    from lstm_forecast.report import make_folder
+
+    with backtest_sink(make_folder(folder), out or Output()) as sink:
+        sink.add(result.metrics["settings"]["run"], result.forecasts)
+        sink.finish(result.metrics)
+    return sink.db_rows
 
 
 def metric_rows(metrics: dict) -> pd.DataFrame:

@@ -8,9 +8,10 @@ skipped. Rows stream in batches. Writing goes through a temporary file renamed i
 
 from __future__ import annotations
 
+import contextlib
 import json
 from collections import Counter
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -111,25 +112,35 @@ def write_parquet(path: str | Path, frame: pd.DataFrame) -> None:
 def write_parquet_frames(path: str | Path, frames: Iterable[pd.DataFrame]) -> int:
     """Write frames of one table (the first frame's schema) as one Parquet file, a row group
     or more per frame as they come, renamed into place at the end; rows written."""
+    with parquet_writer(path) as put:
+        return sum(put(frame) for frame in frames)
+
+
+@contextlib.contextmanager
+def parquet_writer(path: str | Path) -> Iterator[Callable[[pd.DataFrame], int]]:
+    """`put(frame)` appends a frame of one table (the first frame's schema) to one Parquet
+    file as a row group or more; the file is renamed into place when the block ends without
+    an error. Rows written by each put."""
     pa = _pyarrow()
     import pyarrow.parquet as pq
 
     from lstm_forecast.artifacts import atomic_file
 
-    rows = 0
     with atomic_file(path) as sink:
-        writer = None
+        writers = []
+
+        def put(frame: pd.DataFrame) -> int:
+            table = pa.Table.from_pandas(frame, preserve_index=False)
+            if not writers:
+                writers.append(pq.ParquetWriter(sink, table.schema))
+            writers[0].write_table(table.cast(writers[0].schema))
+            return len(frame)
+
         try:
-            for frame in frames:
-                table = pa.Table.from_pandas(frame, preserve_index=False)
-                if writer is None:
-                    writer = pq.ParquetWriter(sink, table.schema)
-                writer.write_table(table.cast(writer.schema))
-                rows += len(frame)
+            yield put
         finally:
-            if writer is not None:
+            for writer in writers:
                 writer.close()
-    return rows
 
 
 def _dataset(path: str | Path) -> Any:

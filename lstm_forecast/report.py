@@ -285,7 +285,8 @@ def blocks(metrics: dict, forecasts: pd.DataFrame) -> list[Block]:
     """The report, top to bottom."""
     st = metrics["settings"]
     lo, hi = st["interval"]
-    n_series = forecasts["series"].nunique()
+    n_series = st["interval_baselines"]["of_series"]
+    shown = forecasts["series"].nunique()
     up_rate = metrics["models"][MODEL]["up_rate"]
     out = [
         Block("h1", f"Backtest: {st.get('data', 'data')}"),
@@ -312,6 +313,11 @@ def blocks(metrics: dict, forecasts: pd.DataFrame) -> list[Block]:
         Block("table", "", *_dm_table(metrics)),
         *_interval_blocks(metrics),
         Block("h2", "Forecasts against actuals"),
+        *(
+            [Block("p", f"The plots show a fixed sample of {shown} of the {n_series} series.")]
+            if shown < n_series
+            else []
+        ),
         Block("image", "forecast", png=plots.forecast_plot(forecasts, [lo, hi])),
         Block("h2", "Error by horizon step"),
         Block("image", "error_by_horizon", png=plots.error_plot(metrics)),
@@ -393,12 +399,11 @@ def to_html(doc: list[Block]) -> str:
 
 
 def write(folder: str | Path, metrics: dict, forecasts: pd.DataFrame) -> list[Path]:
-    """Write every report file into `folder` (created if needed); returns their paths."""
-    make_folder(folder)
+    """Write the metrics and the document into `folder` (created if needed), the plots drawn
+    from `forecasts`; returns their paths. The forecasts files are `outputs.backtest_sink`'s."""
     files: dict[str, str | bytes] = {
         "metrics.json": json.dumps(clean(metrics), indent=2, allow_nan=False) + "\n",
         "metrics.csv": csv_text(metrics_frame(metrics)),
-        "forecasts.csv": csv_text(forecasts),
     }
     return write_files(folder, files, blocks(metrics, forecasts))
 

@@ -9,8 +9,9 @@ altered. Rows whose key is already there are replaced, so rerunning a job leaves
 
 from __future__ import annotations
 
+import contextlib
 import itertools
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -67,42 +68,52 @@ def write_table(db: Database, spec: TableSpec, frame: pd.DataFrame) -> int:
     return write_tables(db, [(spec, frame)])
 
 
+def write_tables(db: Database, parts: Sequence[tuple[TableSpec, pd.DataFrame]]) -> int:
+    """Upsert each frame into its table, all in one transaction (every table's rows, or none
+    of them); rows written."""
+    with transaction(db) as put:
+        return sum(put(spec, frame) for spec, frame in parts)
+
+
 def write_frames(
     db: Database, name: str, key: Sequence[str], frames: Iterable[pd.DataFrame]
 ) -> int:
     """Upsert frames of one table as they come, all in one transaction (the table's spec is
-    the first frame's); rows written. Made for results produced a group at a time: the
-    transaction opens once the first frame is there (its input read and closed), so one group,
-    the common case, holds no write lock while it is computed."""
-    import pandas as pd
-
+    the first frame's); rows written."""
     frames = iter(frames)
     first = next(frames, None)
     if first is None:
         return 0
-    now = pd.Timestamp.now(tz="UTC")
     spec = table_spec(name, first, key)
-    table = _table(spec)
-    written = 0
-    with connect(db, write=True) as conn:
-        _ensure_table(conn, db, spec, table)
-        for frame in itertools.chain([first], frames):
-            written += _upsert(conn, spec, table, _rows(spec, frame, now))
-    return written
+    with transaction(db) as put:
+        return sum(put(spec, frame) for frame in itertools.chain([first], frames))
 
 
-def write_tables(db: Database, parts: Sequence[tuple[TableSpec, pd.DataFrame]]) -> int:
-    """Upsert each frame into its table, all in one transaction (every table's rows, or none
-    of them); rows written."""
+@contextlib.contextmanager
+def transaction(db: Database) -> Iterator[Callable[[TableSpec, pd.DataFrame], int]]:
+    """`put(spec, frame)` upserts a frame into its table (created if missing), every put of the
+    block in one transaction, committed when the block ends without an error; rows written.
+    Made for results produced a group at a time: the transaction opens at the first put (its
+    input read and closed), so one group, the common case, holds no write lock while it is
+    computed."""
     import pandas as pd
 
     now = pd.Timestamp.now(tz="UTC")
-    ready = [(spec, _table(spec), _rows(spec, frame, now)) for spec, frame in parts]
-    with connect(db, write=True) as conn:
-        for spec, table, rows in ready:
-            _ensure_table(conn, db, spec, table)
-            _upsert(conn, spec, table, rows)
-    return sum(len(rows) for _, _, rows in ready)
+    tables: dict[str, Any] = {}
+    with contextlib.ExitStack() as stack:
+        conn = None
+
+        def put(spec: TableSpec, frame: pd.DataFrame) -> int:
+            nonlocal conn
+            rows = _rows(spec, frame, now)
+            if conn is None:
+                conn = stack.enter_context(connect(db, write=True))
+            if spec.name not in tables:
+                tables[spec.name] = _table(spec)
+                _ensure_table(conn, db, spec, tables[spec.name])
+            return _upsert(conn, spec, tables[spec.name], rows)
+
+        yield put
 
 
 def _upsert(conn: Any, spec: TableSpec, table: Any, rows: pd.DataFrame) -> int:

@@ -14,8 +14,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from helpers import ROOT, random_walk_prices, reference_dm, write_prices
-from lstm_forecast import api, report
+from helpers import ROOT, close, long_prices, random_walk_prices, reference_dm, write_prices
+from lstm_forecast import api, backtest, outputs, report
 from lstm_forecast.backtest import BacktestConfig
 from lstm_forecast.errors import ConfigError, DataError
 from lstm_forecast.settings import TrainConfig
@@ -40,6 +40,7 @@ def walk(tmp_path_factory):
     path = write_prices(folder / "walk.csv", values)
     result = run(path)
     report.write(folder / "report", result.metrics, result.forecasts)
+    outputs.write_backtest(folder / "report", result)
     return values, result, folder / "report"
 
 
@@ -346,6 +347,31 @@ def test_cli_end_to_end(tmp_path):
     too_many = cli("--folds=20", "--report", str(tmp_path / "bad"))
     assert too_many.returncode == 1
     assert "error:" in too_many.stderr and "need" in too_many.stderr
+
+
+def test_a_streamed_backtest_hands_on_each_group_and_scores_as_one_pass(tmp_path, monkeypatch):
+    path = tmp_path / "universe.csv"
+    long_prices(("E", "D", "C", "B", "A"), days=N).to_csv(path, index=False)
+    config, plan = TrainConfig(**TINY), BacktestConfig(**PLAN)
+    whole = api.backtest(path, config, plan, threads=1)
+    points = PLAN["folds"] * PLAN["step"] * TINY["horizon"]
+    monkeypatch.setattr(backtest, "GROUP_POINTS", 2 * points)  # two series a group
+    monkeypatch.setattr(backtest, "PLOTTED_SERIES", 2)
+    handed = []
+    streamed = api.backtest(
+        path, config, plan, threads=1, each=lambda run, frame: handed.append((run, frame))
+    )
+    assert [f["series"].unique().tolist() for _, f in handed] == [["A", "B"], ["C", "D"], ["E"]]
+    assert {run for run, _ in handed} == {whole.metrics["settings"]["run"]}
+    keys = ["series", "fold", "origin", "horizon", "model"]
+    every = pd.concat([f for _, f in handed]).sort_values(keys).reset_index(drop=True)
+    pd.testing.assert_frame_equal(every, whole.forecasts.sort_values(keys).reset_index(drop=True))
+    for key in ("models", "dm_test", "interval_test", "coverage_tests", "series", "verdict"):
+        close(whole.metrics[key], streamed.metrics[key], key)
+    shown = sorted(streamed.forecasts["series"].unique())
+    assert len(shown) == 2 and set(shown) < {"A", "B", "C", "D", "E"}
+    report.write(tmp_path / "bt", streamed.metrics, streamed.forecasts)
+    assert "a fixed sample of 2 of the 5 series" in (tmp_path / "bt" / "report.md").read_text()
 
 
 def test_series_ending_on_different_dates_share_one_calendar_cutoff():

@@ -7,6 +7,7 @@ import os
 import signal
 import subprocess
 import time
+from dataclasses import replace
 
 import pandas as pd
 import pytest
@@ -16,6 +17,7 @@ from lstm_forecast import api, outputs
 from lstm_forecast.backtest import BacktestConfig
 from lstm_forecast.db_url import URL_ENV, Database
 from lstm_forecast.errors import ConfigError, DataError, ModelFileError
+from lstm_forecast.loading import LoadOptions
 from lstm_forecast.settings import TrainConfig
 from postgres import PASSWORD
 
@@ -86,11 +88,11 @@ def test_parquet_output_has_typed_dates(walk_model, walk_file, tmp_path):
     assert back["forecast"].tolist() == frame["forecast"].tolist()
 
 
-def test_backtest_tables_are_keyed_by_run_and_model(database_url, small_backtest):
+def test_backtest_tables_are_keyed_by_run_and_model(database_url, small_backtest, tmp_path):
     result = small_backtest
     out = outputs.Output(db=Database(database_url), table="bt")
-    written = outputs.write_backtest(result, out)
-    assert outputs.write_backtest(result, out) == written
+    written = outputs.write_backtest(tmp_path, result, out)
+    assert outputs.write_backtest(tmp_path, result, out) == written
     assert count(database_url, "bt") == len(result.forecasts)
     metrics = outputs.metric_rows(result.metrics)
     assert count(database_url, "bt_metrics") == len(metrics) == written - len(result.forecasts)
@@ -104,9 +106,11 @@ def test_backtest_tables_are_keyed_by_run_and_model(database_url, small_backtest
 def test_run_identity_follows_data_and_settings(small_backtest, walk_file):
     settings = small_backtest.metrics["settings"]
     dataset = api.load_data(walk_file)
-    assert api.run_identity(dataset, settings) == settings["run"]
-    other = {**settings, "backtest": {**settings["backtest"], "step": 5}}
-    assert api.run_identity(dataset, other) != settings["run"]
+    config, options = TrainConfig(**settings["train"]), LoadOptions(**settings["load"])
+    plan = BacktestConfig(**settings["backtest"])
+    assert api.run_identity(dataset, config, plan, options) == settings["run"]
+    other = replace(plan, step=5)
+    assert api.run_identity(dataset, config, other, options) != settings["run"]
 
 
 @pytest.mark.slow

@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 
 from helpers import random_walk_prices, write_prices
-from lstm_forecast import api, report
+from lstm_forecast import api, outputs, report
 from lstm_forecast.backtest import BacktestConfig
 from lstm_forecast.errors import ConfigError
 from lstm_forecast.formats import number
@@ -20,7 +20,6 @@ TINY = dict(lookback=20, horizon=3, hidden=8, layers=1, epochs=2, patience=5, se
 FILES = [
     "metrics.json",
     "metrics.csv",
-    "forecasts.csv",
     "forecast.png",
     "error_by_horizon.png",
     "directional_hits.png",
@@ -38,13 +37,15 @@ def written(tmp_path_factory):
     plan = BacktestConfig(folds=2, step=30)
     result = api.backtest(path, TrainConfig(**TINY), plan, threads=1)
     paths = report.write(folder / "out", result.metrics, result.forecasts)
+    outputs.write_backtest(folder / "out", result)
     return result, folder / "out", paths
 
 
 def test_write_makes_every_file_and_nothing_else(written):
     _, folder, paths = written
     assert paths == [folder / name for name in FILES]
-    assert sorted(p.name for p in folder.iterdir()) == sorted(FILES)
+    forecasts = ["forecasts.csv", "forecasts.parquet"]  # outputs.write_backtest's
+    assert sorted(p.name for p in folder.iterdir()) == sorted(FILES + forecasts)
     for name in FILES:
         if name.endswith(".png"):
             assert (folder / name).read_bytes().startswith(b"\x89PNG\r\n\x1a\n")
