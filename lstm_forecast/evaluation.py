@@ -100,13 +100,19 @@ def series_frame(
         log=log,
     )
     models |= {name: (q[..., mid], q) for name, q in (bands or {}).items()}
-    blocks = []
-    for model, (points, q) in models.items():
-        block = {**common, "model": model, **shared, "forecast": points.ravel()}
-        for j, col in enumerate(cols):
-            block[col] = q[..., j].ravel() if q is not None else np.nan
-        blocks.append(pd.DataFrame(block))
-    return pd.concat(blocks, ignore_index=True)
+    k, size = len(models), n * horizon
+    frame = {key: np.tile(values, k) for key, values in common.items()}
+    frame["model"] = np.repeat(np.array(list(models), dtype=object), size)
+    frame |= {key: np.tile(values, k) for key, values in shared.items()}
+    frame["forecast"] = np.concatenate([points.ravel() for points, _ in models.values()])
+    for j, col in enumerate(cols):
+        frame[col] = np.concatenate(
+            [
+                q[..., j].ravel() if q is not None else np.full(size, np.nan)
+                for _, q in models.values()
+            ]
+        )
+    return pd.DataFrame(frame)
 
 
 def validation_frame(

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -124,12 +124,12 @@ def _terms(rows: pd.DataFrame, qcols: dict[str, float]) -> dict[str, tuple[np.nd
     return terms
 
 
-def _mean(t: pd.Series, term: str) -> float:
+def _mean(t: Mapping[str, float], term: str) -> float:
     n = t[f"n:{term}"]
     return float(t[f"x:{term}"] / n) if n else math.nan
 
 
-def _finish(t: pd.Series, qcols: dict[str, float]) -> dict:
+def _finish(t: Mapping[str, float], qcols: dict[str, float]) -> dict:
     """One model's scores from its summed terms (see evaluation.score)."""
     rw = _mean(t, "rwe")
     out = {
@@ -168,6 +168,12 @@ def _finish(t: pd.Series, qcols: dict[str, float]) -> dict:
         ],
     }
     return out
+
+
+def _rows(table: pd.DataFrame) -> list[dict[str, float]]:
+    """The table's rows as plain {column: value} dicts (fast to read, unlike pandas rows)."""
+    columns = list(table.columns)
+    return [dict(zip(columns, row, strict=True)) for row in table.to_numpy(dtype=float).tolist()]
 
 
 def _band_summary(t: pd.Series) -> dict:
@@ -315,27 +321,39 @@ class Tally:
     def score(self, series: str | None = None) -> dict:
         """evaluation.score of everything added (`series`: of that series alone)."""
         if series is None:
-            return self._score(self.table(), self._band_tables(), None)
-        tables, bands = self._by_series()
-        return self._score(tables[series], bands.get(series, {}), series)
+            (models,) = self._models(self.table(), []).values()
+            return self._score(models, self._band_tables(), None)
+        table = self._by_series()[0][series]
+        (models,) = self._models(table, ["series"]).values()
+        return self._score(models, self._by_series()[1].get(series, {}), series)
 
     def each_series(self) -> Iterator[tuple[str, dict]]:
         """(name, score) of every series added, in order."""
-        tables, bands = self._by_series()
+        models = self._models(self.table(), ["series"])
+        bands = self._by_series()[1]
         for name in self._series:
-            yield name, self._score(tables[name], bands.get(name, {}), name)
+            yield name, self._score(models[(name,)], bands.get(name, {}), name)
 
-    def _score(
-        self, table: pd.DataFrame, bands: dict[str, pd.DataFrame], series: str | None
-    ) -> dict:
-        by_model = table.groupby(level=["model", "horizon"], sort=False).sum()
-        models = {}
+    def _models(self, table: pd.DataFrame, by: list[str]) -> dict[tuple, dict]:
+        """{key of the `by` levels: {model: scores, pooled and "by_horizon"}} from summed
+        terms per series, model and step (one pass over the table, not one per key)."""
         qcols = self.qcols or {}
-        present = set(by_model.index.get_level_values("model"))
-        for name in [m for m in self.models if m in present]:
-            own = by_model.xs(name, level="model").sort_index()
-            by_h = [{"horizon": int(h), **_finish(t, qcols)} for h, t in own.iterrows()]
-            models[name] = {**_finish(own.sum(), qcols), "by_horizon": by_h}
+        per_step = table.groupby(level=[*by, "model", "horizon"], sort=False).sum()
+        pooled = per_step.groupby(level=[*by, "model"], sort=False).sum()
+        out: dict[tuple, dict] = {}
+        for idx, t in zip(pooled.index, _rows(pooled), strict=True):
+            *key, model = idx if isinstance(idx, tuple) else (idx,)
+            out.setdefault(tuple(key), {})[model] = {**_finish(t, qcols), "by_horizon": []}
+        for idx, t in zip(per_step.index, _rows(per_step), strict=True):
+            *key, model, h = idx
+            out[tuple(key)][model]["by_horizon"].append({"horizon": int(h), **_finish(t, qcols)})
+        for found in out.values():
+            for scores in found.values():
+                scores["by_horizon"].sort(key=lambda row: row["horizon"])
+        order = {m: i for i, m in enumerate(self.models)}
+        return {k: dict(sorted(v.items(), key=lambda m: order[m[0]])) for k, v in out.items()}
+
+    def _score(self, models: dict, bands: dict[str, pd.DataFrame], series: str | None) -> dict:
         return {
             "models": models,
             "dm_test": self.dm_test(series),
