@@ -6,10 +6,10 @@ forecasts and their scoring, and prints seconds, forecast rows, rows/s and the p
 backtest process:
 
     python bench/backtest_scale.py --work /tmp/backtest_scale [--series 2000 --days 1500]
-        [--folds 5 --step 50] [--python OTHER_PYTHON]
+        [--folds 5 --step 50]
 
-`--python` runs the backtest under another interpreter (another checkout's, say, with
-PYTHONPATH set) to compare.
+The backtest runs as `python -m lstm_forecast` in the current folder: run this script from
+another checkout's root to measure that checkout's code.
 """
 
 from __future__ import annotations
@@ -36,7 +36,6 @@ def main() -> None:
     parser.add_argument("--days", type=int, default=1_500)
     parser.add_argument("--folds", type=int, default=5)
     parser.add_argument("--step", type=int, default=50)
-    parser.add_argument("--python", default=sys.executable, help="interpreter to run it with")
     args = parser.parse_args()
     args.work.mkdir(parents=True, exist_ok=True)
     data = args.work / f"universe-{args.series}x{args.days}"
@@ -45,7 +44,15 @@ def main() -> None:
         subprocess.run([*cmd, "--series", str(args.series), "--days", str(args.days)], check=True)
     report = args.work / "report"
     plan = ["--folds", str(args.folds), "--step", str(args.step), "--lookback", "20"]
-    command = [args.python, "-m", "lstm_forecast", "backtest", str(data), "--report", str(report)]
+    command = [
+        sys.executable,
+        "-m",
+        "lstm_forecast",
+        "backtest",
+        str(data),
+        "--report",
+        str(report),
+    ]
     started = time.perf_counter()
     measured = subprocess.run(
         [sys.executable, "-c", PEAK, *command, *plan, *MODEL, "--threads", "1", "-q"],

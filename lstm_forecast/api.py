@@ -583,18 +583,18 @@ def backtest(
     threads: int | None = None,
     jobs: int = 1,
     progress: Callable | None = None,
-    each: Callable[[str, pd.DataFrame], None] | None = None,
+    each: Callable[[pd.DataFrame], None] | None = None,
     command: str | None = None,
 ) -> BacktestResult:
     """Walk-forward evaluation against baselines (nothing is written).
 
     `plan` says how origins fall into folds. The forecasts are made a group of series at a
-    time: with `each`, each group's frame is handed to `each(run, frame)` as it is done and the
+    time: with `each`, each group's frame is handed to `each(frame)` as it is done and the
     result keeps only the series the report plots (a universe's forecasts need not fit in
-    memory); without, `result.forecasts` holds them all. Write the report with
-    `report.write(folder, result.metrics, result.forecasts)`. `settings.run` in the metrics
-    (`run` above) identifies the run: a hash of the data and of every setting that shapes the
-    results.
+    memory; `outputs.backtest_sink` writes them); without, `result.forecasts` holds them all.
+    Write the report with `report.write(folder, result.metrics, result.forecasts)` and the
+    forecasts files with `outputs.write_backtest`. `settings.run` in the metrics identifies
+    the run: a hash of the data and of every setting that shapes the results.
     """
     from lstm_forecast.backtest import BacktestConfig, walk_forward
 
@@ -602,7 +602,6 @@ def backtest(
     plan = plan or BacktestConfig()
     opts = _train_options(options, config)
     dataset = data if isinstance(data, Dataset) else load(data, opts)
-    run = run_identity(dataset, config, plan, opts)
     result = walk_forward(
         dataset,
         config,
@@ -611,10 +610,11 @@ def backtest(
         threads=threads,
         jobs=jobs,
         progress=progress,
-        each=(lambda frame: each(run, frame)) if each else None,
+        each=each,
     )
     settings = result.metrics["settings"]
-    settings.update(data=_shown(data, dataset), load=asdict(opts), command=command, run=run)
+    settings.update(data=_shown(data, dataset), load=asdict(opts), command=command)
+    settings["run"] = run_identity(dataset, config, plan, opts)
     return result
 
 

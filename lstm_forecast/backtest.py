@@ -228,11 +228,10 @@ def run_fits(
 def series_groups(
     dataset: Dataset, config: TrainConfig, plan: BacktestConfig
 ) -> list[list[Series]]:
-    """The series in order of name, cut into groups of about GROUP_POINTS forecast points
-    (origins x steps), each forecast and scored together."""
+    """The series cut into groups of about GROUP_POINTS forecast points (origins x steps),
+    each forecast and scored together."""
     size = max(1, GROUP_POINTS // (plan.folds * plan.step * config.horizon))
-    ordered = sorted(dataset.series, key=lambda s: s.name)
-    return [ordered[i : i + size] for i in range(0, len(ordered), size)]
+    return [dataset.series[i : i + size] for i in range(0, len(dataset.series), size)]
 
 
 def forecast_groups(

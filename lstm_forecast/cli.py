@@ -669,26 +669,26 @@ def backtest(
     out = _output(output, output_table, "backtest", opts, wait, files=False)
     source = _data(data, opts, wait)
     folder = report_files.make_folder(report)
-    with outputs.backtest_sink(folder, out) as sink:
-        with render.progress(quiet, "backtest fits") as progress:
-            result = api.backtest(
-                source,
-                config,
-                plan,
-                options,
-                device=device.value,
-                threads=threads,
-                jobs=jobs,
-                progress=progress,
-                each=sink.add,
-                command=redact(shlex.join(["lstm-forecast", *sys.argv[1:]])),
-            )
-        report_files.write(folder, result.metrics, result.forecasts)
-        sink.finish(result.metrics)
+    fits = render.progress(quiet, "backtest fits")
+    with outputs.backtest_sink(folder) as sink, fits as progress:
+        result = api.backtest(
+            source,
+            config,
+            plan,
+            options,
+            device=device.value,
+            threads=threads,
+            jobs=jobs,
+            progress=progress,
+            each=sink.add,
+            command=redact(shlex.join(["lstm-forecast", *sys.argv[1:]])),
+        )
+    report_files.write(folder, result.metrics, result.forecasts)
+    if out.db is not None:
+        rows = outputs.write_backtest_tables(folder, result.metrics, out)
+        if not quiet:
+            say(f"wrote {rows} backtest rows to {out} and {out.table}{outputs.METRICS_SUFFIX}")
     if not quiet:
-        if out.db is not None:
-            tables = f"{out} and {out.table}{outputs.METRICS_SUFFIX}"
-            say(f"wrote {sink.db_rows} backtest rows to {tables}")
         report_files.print_summary(result.metrics, folder)
     return None
 
@@ -790,7 +790,7 @@ def tune(
 def _fit_run(
     label: str, fit: Callable[[Callable | None], R], finish: Callable[[R], dict | None], quiet: bool
 ) -> dict | None:
-    """The one path of train and update to the end of a run.
+    """The one path of train, update and tune to the end of a run.
 
     `fit(progress)` calls the api under a progress bar named `label` (render.STEPS); then
     `finish(result)` writes what is left and shows the summary, and returns the figures for the

@@ -1,4 +1,10 @@
-"""Forecast accuracy measures over plain arrays (NaN entries are ignored)."""
+"""Forecast accuracy measures over plain arrays (NaN entries are ignored).
+
+`point_terms` and `quantile_terms` define every metric an evaluation reports, point by point:
+each metric is the mean of its term's values over the points that count (RMSE the root of one,
+relative MAE a ratio of two), so that sums of terms over groups of series give the metric of
+the whole (`tally`).
+"""
 
 from __future__ import annotations
 
@@ -19,43 +25,6 @@ def mae(actual: np.ndarray, forecast: np.ndarray) -> float:
     return float(np.mean(np.abs(actual[m] - forecast[m]))) if m.any() else math.nan
 
 
-def rmse(actual: np.ndarray, forecast: np.ndarray) -> float:
-    m = _ok(actual, forecast)
-    return float(np.sqrt(np.mean((actual[m] - forecast[m]) ** 2))) if m.any() else math.nan
-
-
-def point_scores(
-    actual: np.ndarray, forecast: np.ndarray, origin: np.ndarray, scale: np.ndarray
-) -> dict[str, float]:
-    """The point metrics every evaluation reports: MAE, RMSE, MASE, directional accuracy.
-
-    `scale` is each point's MASE denominator (the in-sample naive MAE of its series).
-    """
-    return {
-        "mae": mae(actual, forecast),
-        "rmse": rmse(actual, forecast),
-        "mase": mae(actual / scale, forecast / scale),
-        "directional_accuracy": directional_accuracy(actual, forecast, origin),
-    }
-
-
-def mape(actual: np.ndarray, forecast: np.ndarray) -> float:
-    """Mean absolute percentage error, in percent (zero actuals are skipped)."""
-    m = _ok(actual, forecast) & (actual != 0)
-    if not m.any():
-        return math.nan
-    return float(100 * np.mean(np.abs((actual[m] - forecast[m]) / actual[m])))
-
-
-def smape(actual: np.ndarray, forecast: np.ndarray) -> float:
-    """Symmetric MAPE in percent: 200 * |a - f| / (|a| + |f|)."""
-    m = _ok(actual, forecast) & ((np.abs(actual) + np.abs(forecast)) > 0)
-    if not m.any():
-        return math.nan
-    a, f = actual[m], forecast[m]
-    return float(100 * np.mean(2 * np.abs(a - f) / (np.abs(a) + np.abs(f))))
-
-
 def naive_scale(history: np.ndarray, season: int = 1) -> float:
     """In-sample MAE of the (seasonal) naive forecast on `history`: MASE's denominator."""
     if len(history) <= season:
@@ -64,44 +33,11 @@ def naive_scale(history: np.ndarray, season: int = 1) -> float:
     return float(np.mean(d)) if len(d) else math.nan
 
 
-def directional_accuracy(actual: np.ndarray, forecast: np.ndarray, origin: np.ndarray) -> float:
-    """Share of points where forecast - origin value and actual - origin value share a sign.
-
-    Points where the forecast is the origin value (it calls no direction) are left out; a
-    forecast that never calls one (the naive forecast) has no directional accuracy (NaN).
-    """
-    m = _ok(actual, forecast, origin) & (forecast != origin)
-    if not m.any():
-        return math.nan
-    return float(np.mean(np.sign(forecast[m] - origin[m]) == np.sign(actual[m] - origin[m])))
-
-
-def up_rate(actual: np.ndarray, origin: np.ndarray) -> float:
-    """Base rate of up-moves: the directional accuracy of always saying "up"."""
-    m = _ok(actual, origin)
-    return float(np.mean(actual[m] > origin[m])) if m.any() else math.nan
-
-
 def coverage(actual: np.ndarray, lower: np.ndarray, upper: np.ndarray) -> float:
     m = _ok(actual, lower, upper)
     if not m.any():
         return math.nan
     return float(np.mean((actual[m] >= lower[m]) & (actual[m] <= upper[m])))
-
-
-def pinball(actual: np.ndarray, quantile_forecasts: np.ndarray, quantiles: list[float]) -> float:
-    """Mean pinball loss over every point and level (NaN left out): the mean of pinball_loss."""
-    loss = pinball_loss(actual, quantile_forecasts, quantiles)
-    m = np.isfinite(loss)
-    return float(np.mean(loss[m])) if m.any() else math.nan
-
-
-def interval_score(actual: np.ndarray, lower: np.ndarray, upper: np.ndarray, alpha: float) -> float:
-    """Gneiting-Raftery interval score of the central (1 - alpha) interval (lower is better):
-    the mean of interval_score_loss over the points where it is defined."""
-    loss = interval_score_loss(actual, lower, upper, alpha)
-    m = np.isfinite(loss)
-    return float(np.mean(loss[m])) if m.any() else math.nan
 
 
 def diebold_mariano_differential(d: np.ndarray, horizon: int = 1) -> tuple[float, float]:
@@ -149,16 +85,6 @@ def pinball_loss(
     return np.maximum(q * diff, (q - 1) * diff)
 
 
-def pinball_by_quantile(
-    actual: np.ndarray, quantile_forecasts: np.ndarray, quantiles: list[float]
-) -> np.ndarray:
-    """Mean pinball loss of each quantile level (Q,), NaN points left out."""
-    loss = pinball_loss(actual, quantile_forecasts, quantiles).reshape(-1, len(quantiles))
-    n = np.isfinite(loss).sum(axis=0)
-    total = np.where(np.isfinite(loss), loss, 0.0).sum(axis=0)
-    return np.where(n > 0, total / np.maximum(n, 1), np.nan)
-
-
 def crps_from_quantiles(
     actual: np.ndarray, quantile_forecasts: np.ndarray, quantiles: list[float]
 ) -> np.ndarray:
@@ -181,16 +107,6 @@ def interval_score_loss(
     return (upper - lower) + below + above
 
 
-def quantile_hit_rate(actual: np.ndarray, quantile_forecasts: np.ndarray) -> np.ndarray:
-    """Share of outcomes at or below each quantile forecast (Q,): q should be near level q."""
-    actual = np.asarray(actual)[..., None]
-    ok = np.isfinite(actual) & np.isfinite(quantile_forecasts)
-    hits = (actual <= quantile_forecasts) & ok
-    nq = quantile_forecasts.shape[-1]
-    n = ok.reshape(-1, nq).sum(axis=0)
-    return np.where(n > 0, hits.reshape(-1, nq).sum(axis=0) / np.maximum(n, 1), np.nan)
-
-
 def diebold_mariano_loss(
     loss_model: np.ndarray, loss_base: np.ndarray, horizon: int = 1
 ) -> tuple[float, float]:
@@ -200,3 +116,70 @@ def diebold_mariano_loss(
     if np.any(loss_model < 0) or np.any(loss_base < 0):
         raise ValueError("diebold_mariano_loss needs non-negative losses")
     return diebold_mariano_differential(loss_model - loss_base, horizon)
+
+
+Terms = dict[str, tuple[np.ndarray, np.ndarray]]  # term -> (counts, value) per point
+
+
+def point_terms(
+    actual: np.ndarray,
+    forecast: np.ndarray,
+    origin: np.ndarray,
+    scale: np.ndarray,
+    random_walk: np.ndarray,
+) -> Terms:
+    """Each point's term of the point metrics, with whether it counts:
+
+    n (points with a forecast); ae, se (MAE, RMSE); ase (MASE: |error| / the series' in-sample
+    naive MAE `scale`); dir (directional accuracy: forecast - origin and actual - origin share
+    a sign, where the forecast calls a move); ape, sape (MAPE and sMAPE in percent; zero
+    actuals, and zero sums, left out); rwe (the random walk's |error| on the points with a
+    forecast: relative MAE = mean ae / mean rwe); up (the base rate of up-moves).
+    """
+    a, f, o = (np.asarray(x, dtype=float) for x in (actual, forecast, origin))
+    s, rw = np.asarray(scale, dtype=float), np.asarray(random_walk, dtype=float)
+    has_f = np.isfinite(f)
+    ok = has_f & np.isfinite(a)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        a_s, f_s = a / s, f / s
+        both = np.abs(a) + np.abs(f)
+        return {
+            "n": (has_f, np.ones(len(a))),
+            "ae": (ok, np.abs(a - f)),
+            "se": (ok, (a - f) ** 2),
+            "ase": (np.isfinite(a_s) & np.isfinite(f_s), np.abs(a_s - f_s)),
+            "dir": (ok & np.isfinite(o) & (f != o), np.sign(f - o) == np.sign(a - o)),
+            "ape": (ok & (a != 0), 100 * np.abs((a - f) / a)),
+            "sape": (ok & (both > 0), 200 * np.abs(a - f) / both),
+            "rwe": (ok & np.isfinite(rw), np.abs(a - rw)),
+            "up": (ok & np.isfinite(o), a > o),
+        }
+
+
+def quantile_terms(
+    actual: np.ndarray,
+    quantile_forecasts: np.ndarray,
+    quantiles: list[float],
+    intervals: list[tuple[int, int]],
+) -> Terms:
+    """Each point's term of the quantile metrics (forecasts (n, Q) at `quantiles`):
+
+    q (points with any quantile); pinball{j} (the pinball loss at level j; the pinball loss
+    is their mean over every point and level); crps (2 x the mean pinball loss over the
+    levels); cover{k}, is{k} (coverage and Gneiting-Raftery interval score of interval k,
+    the index pair (lower, upper) `intervals[k]`).
+    """
+    a, q = np.asarray(actual, dtype=float), np.asarray(quantile_forecasts, dtype=float)
+    out = {"q": (np.isfinite(q).any(axis=1), np.ones(len(a)))}
+    loss = pinball_loss(a, q, quantiles)
+    for j in range(len(quantiles)):
+        out[f"pinball{j}"] = (np.isfinite(loss[:, j]), loss[:, j])
+    crps = crps_from_quantiles(a, q, quantiles)
+    out["crps"] = (np.isfinite(crps), crps)
+    for k, (i, j) in enumerate(intervals):
+        lo, hi = q[:, i], q[:, j]
+        known = np.isfinite(a) & np.isfinite(lo) & np.isfinite(hi)
+        out[f"cover{k}"] = (known, (a >= lo) & (a <= hi))
+        score = interval_score_loss(a, lo, hi, 1 - (quantiles[j] - quantiles[i]))
+        out[f"is{k}"] = (np.isfinite(score), score)
+    return out

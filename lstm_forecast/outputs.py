@@ -25,9 +25,9 @@ if TYPE_CHECKING:
 
     from lstm_forecast.backtest import BacktestResult
     from lstm_forecast.db_url import Database
-    from lstm_forecast.sql_sink import TableSpec
 
 PARQUET_SUFFIX = ".parquet"
+FORECASTS_PARQUET = "forecasts.parquet"  # beside a backtest's forecasts.csv
 METRICS_SUFFIX = "_metrics"
 BACKTEST_KEY = ("run", "model", "series", "origin", "horizon")
 METRICS_KEY = ("run", "model", "series", "horizon")
@@ -113,52 +113,28 @@ def write_forecasts(frames: Iterable[pd.DataFrame], out: Output, fmt: str) -> in
 
 @dataclass
 class BacktestSink:
-    """Where a backtest's forecasts go a group of series at a time (`add`): forecasts.csv and,
-    with pyarrow, forecasts.parquet (typed) in the report folder, and table NAME of the
-    database asked for; `finish` adds the metrics as NAME_metrics in the same transaction.
-    See `backtest_sink`."""
+    """forecasts.csv and, with pyarrow, forecasts.parquet (typed) of a backtest's report
+    folder, written a group of series at a time (`add`); see `backtest_sink`."""
 
     csv: BinaryIO
     parquet: Callable[[pd.DataFrame], int] | None
-    db: Callable | None
-    out: Output
     rows: int = 0  # forecast rows
-    db_rows: int = 0  # rows written to the database, forecasts and metrics
-    spec: TableSpec | None = None
+    started: bool = False
 
-    def add(self, run: str, frame: pd.DataFrame) -> None:
-        """One group's forecasts (`run`: the run's identity, keying its database rows)."""
-        text = frame.to_csv(index=False, header=not self.rows, lineterminator="\n")
+    def add(self, frame: pd.DataFrame) -> None:
+        """One group's forecasts."""
+        text = frame.to_csv(index=False, header=not self.started, lineterminator="\n")
         self.csv.write(text.encode())
         self.rows += len(frame)
-        if self.parquet is None and self.db is None:
-            return
-        rows = typed(frame)
+        self.started = True
         if self.parquet is not None:
-            self.parquet(rows)
-        if self.db is not None:
-            from lstm_forecast import sql_sink
-
-            rows.insert(0, "run", run)
-            self.spec = self.spec or sql_sink.table_spec(str(self.out.table), rows, BACKTEST_KEY)
-            self.db_rows += self.db(self.spec, rows)
-
-    def finish(self, metrics: dict) -> None:
-        """The metrics rows into NAME_metrics, when a database is asked for."""
-        if self.db is None:
-            return
-        from lstm_forecast import sql_sink
-
-        rows = metric_rows(metrics)
-        rows.insert(0, "run", metrics["settings"]["run"])
-        name = str(self.out.table) + METRICS_SUFFIX
-        self.db_rows += self.db(sql_sink.table_spec(name, rows, METRICS_KEY), rows)
+            self.parquet(typed(frame))
 
 
 @contextlib.contextmanager
-def backtest_sink(folder: Path, out: Output) -> Iterator[BacktestSink]:
-    """A `BacktestSink` whose files are renamed into place, and whose database transaction is
-    committed, when the block ends without an error (otherwise nothing changes)."""
+def backtest_sink(folder: Path) -> Iterator[BacktestSink]:
+    """A `BacktestSink` into `folder`, whose files are renamed into place when the block ends
+    without an error; otherwise the old files stay as they were."""
     from lstm_forecast.artifacts import atomic_file
 
     with contextlib.ExitStack() as stack:
@@ -167,25 +143,41 @@ def backtest_sink(folder: Path, out: Output) -> Iterator[BacktestSink]:
         if importlib.util.find_spec("pyarrow") is not None:
             from lstm_forecast.parquet import parquet_writer
 
-            parquet = stack.enter_context(parquet_writer(folder / "forecasts.parquet"))
-        db = None
-        if out.db is not None:
-            from lstm_forecast import sql_sink
+            parquet = stack.enter_context(parquet_writer(folder / FORECASTS_PARQUET))
+        yield BacktestSink(csv, parquet)
 
-            db = stack.enter_context(sql_sink.transaction(out.db))
-        yield BacktestSink(csv, parquet, db, out)
+
+def write_backtest_tables(folder: Path, metrics: dict, out: Output) -> int:
+    """A backtest's forecasts into table NAME (read back from the report folder's
+    forecasts.parquet a row group at a time) and its metrics into NAME_metrics, keyed by the
+    run and the model, all in one transaction once the run is over; rows written."""
+    from lstm_forecast import sql_sink
+    from lstm_forecast.parquet import row_groups
+
+    run, name = metrics["settings"]["run"], str(out.table)
+    written, spec = 0, None
+    with sql_sink.transaction(out.db) as put:  # type: ignore[arg-type]
+        for frame in row_groups(folder / FORECASTS_PARQUET):
+            frame.insert(0, "run", run)
+            spec = spec or sql_sink.table_spec(name, frame, BACKTEST_KEY)
+            written += put(spec, frame)
+        rows = metric_rows(metrics)
+        rows.insert(0, "run", run)
+        written += put(sql_sink.table_spec(name + METRICS_SUFFIX, rows, METRICS_KEY), rows)
+    return written
 
 
 def write_backtest(folder: Path, result: BacktestResult, out: Output | None = None) -> int:
-    """A backtest's forecasts (all of them in `result`) into the report folder's files and
-    the database tables `out` names, as `backtest` writes them group by group; rows written to
-    the database."""
+    """The forecasts files of a backtest report folder from `result` (every forecast when it
+    was run without `each`), and the database tables `out` names; rows written to the
+    database."""
     from lstm_forecast.report import make_folder
 
-    with backtest_sink(make_folder(folder), out or Output()) as sink:
-        sink.add(result.metrics["settings"]["run"], result.forecasts)
-        sink.finish(result.metrics)
-    return sink.db_rows
+    with backtest_sink(make_folder(folder)) as sink:
+        sink.add(result.forecasts)
+    if out is None or out.db is None:
+        return 0
+    return write_backtest_tables(Path(folder), result.metrics, out)
 
 
 def metric_rows(metrics: dict) -> pd.DataFrame:

@@ -104,6 +104,16 @@ def series_rows(path: str | Path, column: str) -> dict[str, int]:
     return dict(counts)
 
 
+def row_groups(path: str | Path) -> Iterator[pd.DataFrame]:
+    """The frames of one Parquet file (written by `parquet_writer`), a row group at a time."""
+    _pyarrow()
+    import pyarrow.parquet as pq
+
+    file = pq.ParquetFile(path)
+    for i in range(file.num_row_groups):
+        yield file.read_row_group(i).to_pandas()
+
+
 def write_parquet(path: str | Path, frame: pd.DataFrame) -> None:
     """Write `frame` (without its index) as one Parquet file, atomically."""
     write_parquet_frames(path, [frame])

@@ -1,4 +1,6 @@
-"""Backtest reports: metrics.json, metrics.csv, forecasts.csv, plots, report.md and report.html.
+"""Backtest reports: metrics.json, metrics.csv, plots, report.md and report.html.
+
+(The forecasts files beside them are `outputs.backtest_sink`'s, written as the backtest runs.)
 
 The report is built once as a list of blocks (headings, paragraphs, tables, images) and rendered
 twice, to Markdown (plots beside it as PNG files) and to one self-contained HTML file (plots

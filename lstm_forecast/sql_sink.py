@@ -65,14 +65,8 @@ def table_spec(name: str, frame: pd.DataFrame, key: Sequence[str]) -> TableSpec:
 
 def write_table(db: Database, spec: TableSpec, frame: pd.DataFrame) -> int:
     """Upsert the rows of `frame` into the table of `spec` in one transaction; rows written."""
-    return write_tables(db, [(spec, frame)])
-
-
-def write_tables(db: Database, parts: Sequence[tuple[TableSpec, pd.DataFrame]]) -> int:
-    """Upsert each frame into its table, all in one transaction (every table's rows, or none
-    of them); rows written."""
     with transaction(db) as put:
-        return sum(put(spec, frame) for spec, frame in parts)
+        return put(spec, frame)
 
 
 def write_frames(
@@ -93,9 +87,8 @@ def write_frames(
 def transaction(db: Database) -> Iterator[Callable[[TableSpec, pd.DataFrame], int]]:
     """`put(spec, frame)` upserts a frame into its table (created if missing), every put of the
     block in one transaction, committed when the block ends without an error; rows written.
-    Made for results produced a group at a time: the transaction opens at the first put (its
-    input read and closed), so one group, the common case, holds no write lock while it is
-    computed."""
+    The transaction opens at the first put, so nothing is locked before there is a row to
+    write; it is held until the block ends."""
     import pandas as pd
 
     now = pd.Timestamp.now(tz="UTC")

@@ -12,9 +12,9 @@ of:
 - the coverage tests' violation and transition counts, per model.
 
 Scores built from the sums equal one pass over the whole frame up to the order of floating-point
-additions. Frames must come in order of series name (the order the Diebold-Mariano tests read
-the differentials in), each holding its series whole. A model fills either every quantile
-column of the frame or none.
+additions. Each frame must hold its series whole (its coverage panels and per-series tests need
+every origin); frames may come in any order (the differentials are put in order of series name
+when read). A model's quantile metrics are those of the quantile columns it fills.
 """
 
 from __future__ import annotations
@@ -46,81 +46,76 @@ def quantile_columns(frame: pd.DataFrame) -> dict[str, float]:
 
 @dataclass
 class Differentials:
-    """Loss differentials of one comparison at one horizon step, in order of series, then
-    origin, with the series they belong to as runs (`names`, `counts`)."""
+    """Loss differentials of one comparison at one horizon step: runs of one series each, in
+    order of origin (`names`, `counts`), read back in order of series name."""
 
     names: list[str] = field(default_factory=list)
     counts: list[int] = field(default_factory=list)
     parts: list[np.ndarray] = field(default_factory=list)
     spans: dict[str, tuple[int, int]] = field(default_factory=dict, repr=False)
+    ordered: np.ndarray | None = field(default=None, repr=False)
 
     def add(self, series: pd.Series, d: np.ndarray) -> None:
-        """Append the differentials of some series, `series` naming each one's series."""
+        """Append the differentials of some whole series (sorted by series, then origin),
+        `series` naming each one's series."""
         names, counts = np.unique(series.to_numpy(dtype=object), return_counts=True)
         self.names += [str(n) for n in names]
         self.counts += counts.tolist()
         self.parts.append(np.asarray(d, dtype=float))
+        self.ordered = None
 
     def all(self) -> np.ndarray:
-        """Every differential, in order."""
+        """Every differential, in order of series name, then origin."""
+        if self.ordered is None:
+            raw = self._raw()
+            runs = sorted(range(len(self.names)), key=self.names.__getitem__)
+            spans = self._spans()
+            slices = [raw[slice(*spans[self.names[i]])] for i in runs]
+            self.ordered = np.concatenate(slices) if slices else np.empty(0)
+        return self.ordered
+
+    def of(self, name: str) -> np.ndarray:
+        """The differentials of one series (empty when it has none)."""
+        first, last = self._spans().get(name, (0, 0))
+        return self._raw()[first:last]
+
+    def _raw(self) -> np.ndarray:
+        """The differentials in the order they were added."""
         if len(self.parts) != 1:
             self.parts = [np.concatenate(self.parts) if self.parts else np.empty(0)]
         return self.parts[0]
 
-    def of(self, name: str) -> np.ndarray:
-        """The differentials of one series (empty when it has none)."""
+    def _spans(self) -> dict[str, tuple[int, int]]:
         if len(self.spans) != len(self.names):
+            if len(set(self.names)) != len(self.names):
+                raise ValueError("a series was added twice: each frame must hold its series whole")
             last = np.cumsum(self.counts)
-            spans = zip(last - self.counts, last, strict=True)
+            spans = zip((last - self.counts).tolist(), last.tolist(), strict=True)
             self.spans = dict(zip(self.names, spans, strict=True))
-        first, last = self.spans.get(name, (0, 0))
-        return self.all()[first:last]
+        return self.spans
 
 
 def _ordered(rows: pd.DataFrame) -> pd.DataFrame:
     return rows.sort_values(["series", "origin"], kind="stable")
 
 
-def _terms(rows: pd.DataFrame, qcols: dict[str, float]) -> dict[str, tuple[np.ndarray, np.ndarray]]:
-    """Each point's term of every metric: {term: (counts, value)}; a metric is the mean of its
-    term's values over the points that count."""
-    a, f = rows["actual"].to_numpy(float), rows["forecast"].to_numpy(float)
-    o, scale, rw = (rows[c].to_numpy(float) for c in ("origin_value", "scale", "_rw"))
-    ok_f = np.isfinite(f)
-    ok = ok_f & np.isfinite(a)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        a_s, f_s = a / scale, f / scale
-        terms = {
-            "n": (ok_f, np.ones(len(a))),
-            "ae": (ok, np.abs(a - f)),
-            "se": (ok, (a - f) ** 2),
-            "ase": (np.isfinite(a_s) & np.isfinite(f_s), np.abs(a_s - f_s)),
-            "dir": (ok & np.isfinite(o) & (f != o), np.sign(f - o) == np.sign(a - o)),
-            "ape": (ok & (a != 0), 100 * np.abs((a - f) / a)),
-            "sape": (
-                ok & ((np.abs(a) + np.abs(f)) > 0),
-                200 * np.abs(a - f) / (np.abs(a) + np.abs(f)),
-            ),
-            "rwe": (ok_f & np.isfinite(a) & np.isfinite(rw), np.abs(a - rw)),
-            "up": (ok_f & np.isfinite(a) & np.isfinite(o), a > o),
-        }
-    if not qcols:
-        return terms
-    q = rows[list(qcols)].to_numpy(float)
-    levels = list(qcols.values())
-    terms["q"] = (np.isfinite(q).any(axis=1), np.ones(len(a)))
-    loss = metrics.pinball_loss(a, q, levels)
-    for j in range(len(levels)):
-        terms[f"pinball{j}"] = (np.isfinite(loss[:, j]), loss[:, j])
-    crps = metrics.crps_from_quantiles(a, q, levels)
-    terms["crps"] = (np.isfinite(crps), crps)
-    pairs = [(0, len(levels) - 1), *intervals.central(levels)]
-    for k, (i, j) in enumerate(pairs):
-        lo, hi = q[:, i], q[:, j]
-        known = np.isfinite(a) & np.isfinite(lo) & np.isfinite(hi)
-        terms[f"cover{k}"] = (known, (a >= lo) & (a <= hi))
-        score = metrics.interval_score_loss(a, lo, hi, 1 - (levels[j] - levels[i]))
-        terms[f"is{k}"] = (np.isfinite(score), score)
+def _terms(rows: pd.DataFrame, present: dict[str, dict[str, float]]) -> metrics.Terms:
+    """Each row's term of every metric (`metrics.point_terms`; `metrics.quantile_terms` of the
+    quantile columns each model fills, `present`: {model: {column: level}})."""
+    terms = metrics.point_terms(
+        *(rows[c].to_numpy(float) for c in ("actual", "forecast", "origin_value", "scale", "_rw"))
+    )
+    model, actual = rows["model"].to_numpy(), rows["actual"].to_numpy(float)
+    for name, cols in present.items():
+        at = model == name
+        levels = list(cols.values())
+        pairs = [(0, len(levels) - 1), *intervals.central(levels)]
+        q = rows.loc[at, list(cols)].to_numpy(float)
+        for term, (ok, value) in metrics.quantile_terms(actual[at], q, levels, pairs).items():
+            counts, values = terms.setdefault(
+                term, (np.zeros(len(rows), bool), np.zeros(len(rows)))
+            )
+            counts[at], values[at] = ok, value
     return terms
 
 
@@ -176,10 +171,12 @@ def _rows(table: pd.DataFrame) -> list[dict[str, float]]:
     return [dict(zip(columns, row, strict=True)) for row in table.to_numpy(dtype=float).tolist()]
 
 
-def _band_summary(t: pd.Series) -> dict:
-    """intervals' summary of a comparison of interval scores from its sums."""
+def _band_summary(t: Mapping[str, float]) -> dict:
+    """A comparison of interval scores from its sums: the model's and the band's mean score
+    (each over the points where it is defined), their ratio and coverages, over `n` points."""
     n = int(t["n"])
-    loss, base = t["loss"] / n, t["loss_base"] / n
+    loss = t["loss"] / t["n_loss"] if t["n_loss"] else math.nan
+    base = t["loss_base"] / t["n_base"] if t["n_base"] else math.nan
     return {
         "n": n,
         "score": float(loss),
@@ -201,13 +198,12 @@ class Tally:
         self.bands: dict[str, list[pd.DataFrame]] = {}
         self.band_d: dict[str, dict[int, Differentials]] = {}
         self.counts: dict[str, dict] = {}
+        self.present: dict[str, list[str]] = {}  # model -> the quantile columns it fills
         self._series: list[str] = []
-        self._table: pd.DataFrame | None = None
-        self._split: tuple[dict, dict] | None = None
 
     @classmethod
     def of(cls, frames: pd.DataFrame | Iterable[pd.DataFrame]) -> Tally:
-        """A tally of one frame, or of frames of whole series in order of series name."""
+        """A tally of one frame, or of frames each holding some whole series."""
         tally = cls()
         for frame in [frames] if isinstance(frames, pd.DataFrame) else frames:
             tally.add(frame)
@@ -217,7 +213,7 @@ class Tally:
     # adding
 
     def add(self, frame: pd.DataFrame) -> None:
-        """Take the long frame of some whole series, which follow every series added before."""
+        """Take the long frame of some whole series (none of them added before)."""
         qcols = quantile_columns(frame)
         if self.qcols is None:
             self.qcols = qcols
@@ -231,19 +227,23 @@ class Tally:
         )
         self.models += [m for m in rows["model"].unique() if m not in self.models]
         self._series += list(rows["series"].unique())
+        present = {}
+        for model in frame["model"].unique():
+            if cols := self._present(frame, model):
+                if self.present.setdefault(model, cols) != cols:
+                    raise ValueError(f"model {model!r} fills other quantile columns than before")
+                present[model] = {c: qcols[c] for c in cols}
         table = {c: rows[c].to_numpy() for c in GROUP}
-        for term, (ok, value) in _terms(rows, qcols).items():
+        for term, (ok, value) in _terms(rows, present).items():
             table[f"n:{term}"] = ok  # booleans sum to counts
             table[f"x:{term}"] = np.where(ok, value, 0.0)
         self.sums.append(pd.DataFrame(table).groupby(GROUP, sort=False).sum())
-        self._table = self._split = None
         self._add_dm(frame)
-        own = self._present(frame, MODEL)
+        own = list(present.get(MODEL, {}))
         if len(own) >= 2:
             self._add_bands(frame, [own[0], own[-1]])
-        for model in frame["model"].unique():
-            if cols := self._present(frame, model):
-                self._add_counts(str(model), frame[frame["model"] == model], cols)
+        for model, cols in present.items():
+            self._add_counts(str(model), frame[frame["model"] == model], list(cols))
 
     def _present(self, frame: pd.DataFrame, model: str) -> list[str]:
         """The quantile columns a model fills in `frame`."""
@@ -282,19 +282,20 @@ class Tally:
                     "origin": both["origin"].to_numpy(),
                     "horizon": both["horizon"].to_numpy(),
                     "n": 1,
-                    "loss": loss,
-                    "loss_base": loss_base,
+                    "n_loss": np.isfinite(loss),
+                    "n_base": np.isfinite(loss_base),
+                    "loss": np.where(np.isfinite(loss), loss, 0.0),
+                    "loss_base": np.where(np.isfinite(loss_base), loss_base, 0.0),
                     "inside": (a >= both[lo]) & (a <= both[hi]),
                     "inside_base": (a >= lo_b) & (a <= hi_b),
                 }
             )
             sums = paired.drop(columns="origin").groupby(["series", "horizon"], sort=False).sum()
             self.bands.setdefault(str(name), []).append(sums)
-            paired = _ordered(paired)
+            paired = _ordered(paired.assign(d=loss - loss_base))
             found = self.band_d.setdefault(str(name), {})
             for h, at in paired.groupby("horizon", sort=True):
-                d = (at["loss"] - at["loss_base"]).to_numpy()
-                found.setdefault(int(h), Differentials()).add(at["series"], d)
+                found.setdefault(int(h), Differentials()).add(at["series"], at["d"].to_numpy())
 
     def _add_counts(self, model: str, rows: pd.DataFrame, cols: list[str]) -> None:
         """The coverage tests' counts of one model's rows (series in panels, see
@@ -308,44 +309,41 @@ class Tally:
     # -------------------------------------------------------------------------------------
     # scores
 
-    def series(self) -> list[str]:
-        """The series added, in order."""
-        return list(self._series)
-
     def table(self) -> pd.DataFrame:
         """The summed terms per series, model and horizon step."""
-        if self._table is None:
-            self._table = pd.concat(self.sums) if len(self.sums) > 1 else self.sums[0]
-        return self._table
+        if len(self.sums) != 1:
+            self.sums = [pd.concat(self.sums)]
+        return self.sums[0]
 
     def score(self, series: str | None = None) -> dict:
         """evaluation.score of everything added (`series`: of that series alone)."""
         if series is None:
             (models,) = self._models(self.table(), []).values()
-            return self._score(models, self._band_tables(), None)
-        table = self._by_series()[0][series]
+            return self._score(models, self._bands([]).get((), {}), None)
+        table = self.table().xs(series, level="series", drop_level=False)
         (models,) = self._models(table, ["series"]).values()
-        return self._score(models, self._by_series()[1].get(series, {}), series)
+        return self._score(models, self._bands(["series"], series).get((series,), {}), series)
 
     def each_series(self) -> Iterator[tuple[str, dict]]:
         """(name, score) of every series added, in order."""
-        models = self._models(self.table(), ["series"])
-        bands = self._by_series()[1]
+        models, bands = self._models(self.table(), ["series"]), self._bands(["series"])
         for name in self._series:
-            yield name, self._score(models[(name,)], bands.get(name, {}), name)
+            yield name, self._score(models[(name,)], bands.get((name,), {}), name)
 
     def _models(self, table: pd.DataFrame, by: list[str]) -> dict[tuple, dict]:
         """{key of the `by` levels: {model: scores, pooled and "by_horizon"}} from summed
         terms per series, model and step (one pass over the table, not one per key)."""
-        qcols = self.qcols or {}
+        levels = self.qcols or {}
         per_step = table.groupby(level=[*by, "model", "horizon"], sort=False).sum()
         pooled = per_step.groupby(level=[*by, "model"], sort=False).sum()
         out: dict[tuple, dict] = {}
         for idx, t in zip(pooled.index, _rows(pooled), strict=True):
             *key, model = idx if isinstance(idx, tuple) else (idx,)
+            qcols = {c: levels[c] for c in self.present.get(model, [])}
             out.setdefault(tuple(key), {})[model] = {**_finish(t, qcols), "by_horizon": []}
         for idx, t in zip(per_step.index, _rows(per_step), strict=True):
             *key, model, h = idx
+            qcols = {c: levels[c] for c in self.present.get(model, [])}
             out[tuple(key)][model]["by_horizon"].append({"horizon": int(h), **_finish(t, qcols)})
         for found in out.values():
             for scores in found.values():
@@ -353,30 +351,35 @@ class Tally:
         order = {m: i for i, m in enumerate(self.models)}
         return {k: dict(sorted(v.items(), key=lambda m: order[m[0]])) for k, v in out.items()}
 
-    def _score(self, models: dict, bands: dict[str, pd.DataFrame], series: str | None) -> dict:
+    def _bands(self, by: list[str], series: str | None = None) -> dict[tuple, dict]:
+        """{key of the `by` levels: {band: (summary, {step: summary}, series)}} of the model's
+        interval paired with every other band (`series`: that series' only)."""
+        out: dict[tuple, dict] = {}
+        for band, parts in self.bands.items():
+            table = pd.concat(parts) if len(parts) > 1 else parts[0]
+            if series is not None:
+                if series not in table.index.get_level_values("series"):
+                    continue
+                table = table.xs(series, level="series", drop_level=False)
+            per_step = table.groupby(level=[*by, "horizon"], sort=False).sum()
+            total = (
+                per_step.groupby(level=by, sort=False).sum() if by else per_step.sum().to_frame().T
+            )
+            keys = [(k if isinstance(k, tuple) else (k,)) if by else () for k in total.index]
+            for key, t in zip(keys, _rows(total), strict=True):
+                n_series = 1 if by else table.index.get_level_values("series").nunique()
+                out.setdefault(key, {})[band] = (_band_summary(t), {}, n_series)
+            for idx, t in zip(per_step.index, _rows(per_step), strict=True):
+                *key, h = idx if isinstance(idx, tuple) else (idx,)
+                out[tuple(key)][band][1][int(h)] = _band_summary(t)
+        return out
+
+    def _score(self, models: dict, bands: dict, series: str | None) -> dict:
         return {
             "models": models,
             "dm_test": self.dm_test(series),
             "interval_test": self._interval_test(bands, series),
         }
-
-    def _band_tables(self) -> dict[str, pd.DataFrame]:
-        """{band: its paired sums per series and step}, over every series."""
-        return {
-            name: pd.concat(parts) if len(parts) > 1 else parts[0]
-            for name, parts in self.bands.items()
-        }
-
-    def _by_series(self) -> tuple[dict[str, pd.DataFrame], dict[str, dict[str, pd.DataFrame]]]:
-        """Per series: its summed terms, and {band: paired sums} (split once, not per series)."""
-        if self._split is None:
-            tables = dict(list(self.table().groupby(level="series", sort=False)))
-            bands: dict[str, dict[str, pd.DataFrame]] = {}
-            for band, table in self._band_tables().items():
-                for name, part in table.groupby(level="series", sort=False):
-                    bands.setdefault(str(name), {})[band] = part
-            self._split = (tables, bands)
-        return self._split
 
     def dm_test(self, series: str | None = None) -> dict:
         """The Diebold-Mariano test of the model against the random walk on squared errors."""
@@ -403,21 +406,21 @@ class Tally:
         """The model's interval against the strongest other band (see intervals'
         docstring); None when no other model has that interval on the model's points."""
         if series is None:
-            return self._interval_test(self._band_tables(), None)
-        return self._interval_test(self._by_series()[1].get(series, {}), series)
+            return self._interval_test(self._bands([]).get((), {}), None)
+        return self._interval_test(self._bands(["series"], series).get((series,), {}), series)
 
-    def _interval_test(self, sums: dict[str, pd.DataFrame], series: str | None) -> dict | None:
-        if not sums:
+    def _interval_test(self, bands: dict, series: str | None) -> dict | None:
+        if not bands:
             return None
-        ratios = {name: _band_summary(t.sum())["ratio"] for name, t in sums.items()}
+        ratios = {name: total["ratio"] for name, (total, _, _) in bands.items()}
         best = max(ratios, key=lambda n: -math.inf if math.isnan(ratios[n]) else ratios[n])
-        table = sums[best]
+        total, steps, n_series = bands[best]
         by_h = []
-        for h, t in table.groupby(level="horizon", sort=True).sum().iterrows():
-            found = self.band_d[best][int(h)]
+        for h, summary in sorted(steps.items()):
+            found = self.band_d[best][h]
             d = found.all() if series is None else found.of(series)
-            stat, p = metrics.diebold_mariano_differential(d, horizon=int(h))
-            by_h.append({"horizon": int(h), **_band_summary(t), "statistic": stat, "p_value": p})
+            stat, p = metrics.diebold_mariano_differential(d, horizon=h)
+            by_h.append({"horizon": h, **summary, "statistic": stat, "p_value": p})
         head = by_h[0]
         own = self.counts[MODEL]["cols"]
         return {
@@ -425,8 +428,8 @@ class Tally:
             "baseline": best,
             "loss": "interval score",
             "interval": [self.qcols[own[0]], self.qcols[own[-1]]],  # type: ignore[index]
-            **_band_summary(table.sum()),
-            "series": int(table.index.get_level_values("series").nunique()),
+            **total,
+            "series": n_series,
             "horizon": head["horizon"],
             "statistic": head["statistic"],
             "p_value": head["p_value"],

@@ -358,13 +358,10 @@ def test_a_streamed_backtest_hands_on_each_group_and_scores_as_one_pass(tmp_path
     monkeypatch.setattr(backtest, "GROUP_POINTS", 2 * points)  # two series a group
     monkeypatch.setattr(backtest, "PLOTTED_SERIES", 2)
     handed = []
-    streamed = api.backtest(
-        path, config, plan, threads=1, each=lambda run, frame: handed.append((run, frame))
-    )
-    assert [f["series"].unique().tolist() for _, f in handed] == [["A", "B"], ["C", "D"], ["E"]]
-    assert {run for run, _ in handed} == {whole.metrics["settings"]["run"]}
+    streamed = api.backtest(path, config, plan, threads=1, each=handed.append)
+    assert [f["series"].unique().tolist() for f in handed] == [["A", "B"], ["C", "D"], ["E"]]
     keys = ["series", "fold", "origin", "horizon", "model"]
-    every = pd.concat([f for _, f in handed]).sort_values(keys).reset_index(drop=True)
+    every = pd.concat(handed).sort_values(keys).reset_index(drop=True)
     pd.testing.assert_frame_equal(every, whole.forecasts.sort_values(keys).reset_index(drop=True))
     for key in ("models", "dm_test", "interval_test", "coverage_tests", "series", "verdict"):
         close(whole.metrics[key], streamed.metrics[key], key)

@@ -103,6 +103,24 @@ def test_backtest_tables_are_keyed_by_run_and_model(database_url, small_backtest
     assert runs == [(result.metrics["settings"]["run"],)]
 
 
+def test_backtest_files_are_written_group_by_group_and_only_land_whole(small_backtest, tmp_path):
+    import pyarrow.parquet as pq
+
+    frame = small_backtest.forecasts
+    halves = [frame.iloc[: len(frame) // 2], frame.iloc[len(frame) // 2 :]]
+    with outputs.backtest_sink(tmp_path) as sink:
+        for half in halves:
+            sink.add(half)
+    back = pd.read_csv(tmp_path / "forecasts.csv")
+    pd.testing.assert_frame_equal(back, frame.reset_index(drop=True))
+    assert pq.read_metadata(tmp_path / "forecasts.parquet").num_row_groups == 2
+    before = {p.name: p.read_bytes() for p in tmp_path.iterdir()}
+    with pytest.raises(RuntimeError), outputs.backtest_sink(tmp_path) as sink:
+        sink.add(halves[0])
+        raise RuntimeError("the second group failed")
+    assert {p.name: p.read_bytes() for p in tmp_path.iterdir()} == before  # nothing else
+
+
 def test_run_identity_follows_data_and_settings(small_backtest, walk_file):
     settings = small_backtest.metrics["settings"]
     dataset = api.load_data(walk_file)
