@@ -20,12 +20,8 @@ import sys
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-# Runs a command and writes its peak RSS (KiB) last on stderr.
-PEAK = (
-    "import resource, subprocess, sys; subprocess.run(sys.argv[1:], check=True); "
-    "print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss, file=sys.stderr)"
-)
+from predict_scale import PEAK, universe  # bench/ is the script's folder, first on sys.path
+
 MODEL = ["--epochs", "1", "--steps-per-epoch", "20", "--hidden", "8", "--layers", "1"]
 
 
@@ -39,9 +35,7 @@ def main() -> None:
     args = parser.parse_args()
     args.work.mkdir(parents=True, exist_ok=True)
     data = args.work / f"universe-{args.series}x{args.days}"
-    if not data.exists():
-        cmd = [sys.executable, str(ROOT / "bench" / "universe.py"), "--out", str(data)]
-        subprocess.run([*cmd, "--series", str(args.series), "--days", str(args.days)], check=True)
+    universe(data, args.series, args.days)
     report = args.work / "report"
     plan = ["--folds", str(args.folds), "--step", str(args.step), "--lookback", "20"]
     command = [

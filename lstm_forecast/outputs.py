@@ -118,14 +118,12 @@ class BacktestSink:
 
     csv: BinaryIO
     parquet: Callable[[pd.DataFrame], int] | None
-    rows: int = 0  # forecast rows
-    started: bool = False
+    started: bool = False  # the CSV header is written
 
     def add(self, frame: pd.DataFrame) -> None:
         """One group's forecasts."""
         text = frame.to_csv(index=False, header=not self.started, lineterminator="\n")
         self.csv.write(text.encode())
-        self.rows += len(frame)
         self.started = True
         if self.parquet is not None:
             self.parquet(typed(frame))

@@ -197,7 +197,7 @@ class Tally:
         self.dm: dict[int, Differentials] = {}
         self.bands: dict[str, list[pd.DataFrame]] = {}
         self.band_d: dict[str, dict[int, Differentials]] = {}
-        self.counts: dict[str, dict] = {}
+        self.counts: dict[str, dict] = {}  # model -> its coverage tests' counts
         self.present: dict[str, list[str]] = {}  # model -> the quantile columns it fills
         self._series: list[str] = []
 
@@ -302,7 +302,7 @@ class Tally:
         intervals.panel)."""
         actual, q = intervals.panel(rows, cols)
         found = coverage.test_counts(actual, q, [self.qcols[c] for c in cols])  # type: ignore[index]
-        held = self.counts.setdefault(model, {"cols": cols, "counts": {}})["counts"]
+        held = self.counts.setdefault(model, {})
         for key, values in found.items():
             held[key] = tuple(np.add(held[key], values).tolist()) if key in held else values
 
@@ -356,7 +356,9 @@ class Tally:
         interval paired with every other band (`series`: that series' only)."""
         out: dict[tuple, dict] = {}
         for band, parts in self.bands.items():
-            table = pd.concat(parts) if len(parts) > 1 else parts[0]
+            if len(parts) > 1:
+                parts[:] = [pd.concat(parts)]  # once, not at every read
+            table = parts[0]
             if series is not None:
                 if series not in table.index.get_level_values("series"):
                     continue
@@ -422,7 +424,7 @@ class Tally:
             stat, p = metrics.diebold_mariano_differential(d, horizon=h)
             by_h.append({"horizon": h, **summary, "statistic": stat, "p_value": p})
         head = by_h[0]
-        own = self.counts[MODEL]["cols"]
+        own = self.present[MODEL]
         return {
             "model": MODEL,
             "baseline": best,
@@ -440,6 +442,6 @@ class Tally:
     def coverage_tests(self) -> dict[str, dict]:
         """{model: intervals.coverage_report} for every model with quantile columns."""
         return {
-            model: intervals.coverage_report(coverage.tests_from_counts(held["counts"]))
+            model: intervals.coverage_report(coverage.tests_from_counts(held))
             for model, held in self.counts.items()
         }
