@@ -39,18 +39,22 @@ class LSTMForecaster(nn.Module):
         x: torch.Tensor,
         series_ids: torch.Tensor | None = None,
         keep: torch.Tensor | None = None,
+        first: int = 0,
     ) -> torch.Tensor:
-        """x (batch, time, inputs) -> (batch, time, horizon, quantiles) normalised quantiles.
+        """x (batch, time, inputs) -> (batch, time - first, horizon, quantiles) normalised
+        quantiles at the time steps from `first` on (negative: counted from the end).
 
-        `keep` (batch, time, hidden) is the dropout mask of the LSTM's output, already scaled
-        (training draws it per segment, so that any number of processes drop the same units);
-        without it, the output goes through ordinary dropout."""
+        The LSTM runs over every step; only the steps asked for go through dropout and the head
+        (training scores the last `chunk` of 75, a forecast the last one). `keep` (batch, time,
+        hidden) is the dropout mask of the LSTM's output, already scaled (training draws it
+        per segment, so that any number of processes drop the same units); without it, the
+        output goes through ordinary dropout."""
         if self.embed is not None:
             assert series_ids is not None
             e = self.embed(series_ids)[:, None, :].expand(-1, x.shape[1], -1)
             x = torch.cat([x, e.to(x.dtype)], dim=-1)
-        out, _ = self.lstm(x)
-        out = self.drop(out) if keep is None else out * keep.to(out.dtype)
+        out = self.lstm(x)[0][:, first:]
+        out = self.drop(out) if keep is None else out * keep[:, first:].to(out.dtype)
         raw = self.head(out).view(*out.shape[:2], self.horizon, self.n_quantiles)
         return monotone(raw.float(), self.median_index)
 

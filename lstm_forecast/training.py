@@ -305,7 +305,7 @@ class Trainer:
         rows = (start[:, None] + self.pos).clamp_max(len(self.x) - 1)  # a short last span
         mask = ((self.jpos >= seg[:, 1:2]) & (self.jpos < seg[:, 2:3])).float()
         with torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.autocast):
-            out = net(self.x[rows], seg[:, 3], keep)[:, cfg.lookback - 1 :]
+            out = net(self.x[rows], seg[:, 3], keep, cfg.lookback - 1)
         target = self.y[rows[:, cfg.lookback - 1 :]]
         return pinball(out.float(), target, self.quantiles, mask[..., None].expand_as(target))
 
@@ -366,7 +366,7 @@ class Trainer:
             x = torch.from_numpy(np.ascontiguousarray(w)).to(self.device)
             ids = torch.full((len(w),), series_id, device=self.device)
             # float32, no autocast: calibration must see what `predict` will compute
-            out.append(self.model(x, ids)[:, -1].float().cpu().numpy())
+            out.append(self.model(x, ids, first=-1)[:, 0].float().cpu().numpy())
         return (
             np.concatenate(out)
             if out

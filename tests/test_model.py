@@ -32,3 +32,20 @@ def test_the_network_has_the_tensors_its_spec_names(layers, n_series):
     assert got == spec.weight_shapes()
     assert spec.embedding_dim == (0 if n_series == 1 else min(8, n_series))
     assert model.lstm.dropout == (0.2 if layers > 1 else 0.0)
+
+
+def test_first_gives_the_same_outputs_as_slicing_the_whole_sequence():
+    spec = ModelSpec(3, 8, 2, 4, (0.1, 0.5, 0.9), 3, dropout=0.3)
+    torch.manual_seed(0)
+    model = LSTMForecaster(spec).train()
+    x, ids = torch.randn(5, 20, 3), torch.tensor([0, 1, 2, 0, 1])
+    keep = (torch.rand(5, 20, 8) >= 0.3).float() / 0.7
+    torch.manual_seed(1)  # the dropout between the LSTM's layers draws the same in both
+    whole = model(x, ids, keep)
+    torch.manual_seed(1)
+    tail = model(x, ids, keep, first=12)
+    assert tail.shape == (5, 8, 4, 3)
+    torch.testing.assert_close(tail, whole[:, 12:])
+    model.eval()
+    with torch.no_grad():
+        torch.testing.assert_close(model(x, ids, first=-1), model(x, ids)[:, -1:])
