@@ -19,6 +19,9 @@ $(VENV)/.installed: pyproject.toml
 	$(PY) -c "import torch" 2>/dev/null || \
 		$(PY) -m pip install -q "$(TORCH)" $(if $(TORCH_INDEX),--index-url $(TORCH_INDEX))
 	$(PY) -m pip install -q -e ".[dev]"
+	# An editable install compiles nothing, and with PYTHONDONTWRITEBYTECODE set no import
+	# writes bytecode either: compiling here saves every `train` about 0.15 s.
+	$(PY) -m compileall -q lstm_forecast
 	touch $@
 
 demo: install

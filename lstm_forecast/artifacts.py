@@ -3,16 +3,21 @@
 A model is one safetensors file: weights as tensors, everything else (a `spec.ModelCard`) as
 JSON in the header. Reading one never unpickles anything and never imports torch. Every file
 this tool writes goes to a temporary file in the target's folder and is renamed into place, so
-a crash or a kill leaves either the old file or the new one, never half of one.
+a crash or a kill leaves either the old file or the new one, never half of one. A writer holds
+a lock on its temporary file; one that `kill -9` or a power cut left behind is swept by the
+next write of the same file.
 """
 
 from __future__ import annotations
 
 import contextlib
+import fcntl
+import glob
 import hashlib
 import json
 import os
 import tempfile
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import BinaryIO
@@ -29,6 +34,7 @@ FORMAT = "lstm-forecast/model"
 CHECKPOINT_FORMAT = "lstm-forecast/checkpoint"
 CHECKPOINT_VERSION = 1
 MAX_HEADER = 100 * 1024 * 1024
+STALE_AFTER_S = 60  # an unlocked temporary file this old is a dead writer's (see `sweep`)
 
 
 def atomic_write(path: str | Path, data: bytes | str) -> None:
@@ -50,6 +56,9 @@ def atomic_file(path: str | Path) -> Iterator[BinaryIO]:
     except PermissionError:
         raise ModelFileError(f"{path}: cannot write in {folder} (permission denied)") from None
     try:
+        with contextlib.suppress(OSError):  # a file system without locks sweeps nothing
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)  # held until closed: a live writer
+        sweep(path)
         os.fchmod(fd, _mode_for(path))
         with os.fdopen(fd, "wb") as fh:
             yield fh
@@ -66,6 +75,33 @@ def atomic_file(path: str | Path) -> Iterator[BinaryIO]:
             os.fsync(dir_fd)
         finally:
             os.close(dir_fd)
+
+
+def sweep(path: Path) -> list[Path]:
+    """Remove the temporary files of `path` whose writers died (the ones removed).
+
+    A live writer holds a lock on its file from the moment it exists; one older than
+    STALE_AFTER_S that can be locked belongs to no one. Files that cannot be read or removed
+    are left alone: the sweep never fails a write.
+    """
+    removed = []
+    pattern = str(path.parent / f".{glob.escape(path.name)}.*.tmp")
+    for name in glob.glob(pattern):
+        try:
+            if time.time() - os.stat(name).st_mtime < STALE_AFTER_S:
+                continue
+            fd = os.open(name, os.O_RDONLY)
+        except OSError:
+            continue
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            os.unlink(name)
+            removed.append(Path(name))
+        except OSError:
+            pass  # locked by a live writer, or not ours to remove
+        finally:
+            os.close(fd)
+    return removed
 
 
 def check_writable(path: str | Path) -> None:

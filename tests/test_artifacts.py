@@ -5,6 +5,10 @@ from __future__ import annotations
 import json
 import os
 import pickle
+import signal
+import subprocess
+import sys
+import time
 
 import numpy as np
 import pytest
@@ -114,6 +118,62 @@ def test_atomic_write_replaces_whole_files_and_leaves_no_temporary_file(tmp_path
     assert [p.name for p in tmp_path.iterdir()] == ["out.csv"]
     with pytest.raises(ModelFileError, match="does not exist"):
         artifacts.atomic_write(tmp_path / "missing" / "x.csv", "x")
+
+
+WRITER = """
+import sys, time
+from lstm_forecast import artifacts
+with artifacts.atomic_file(sys.argv[1]) as fh:
+    fh.write(b"half of a file")
+    fh.flush()
+    print("writing", flush=True)
+    time.sleep(600)
+"""
+
+
+def _writer(target):
+    """A process in the middle of writing `target` (its temporary file exists and is locked)."""
+    child = subprocess.Popen(
+        [sys.executable, "-c", WRITER, str(target)], stdout=subprocess.PIPE, text=True
+    )
+    assert child.stdout.readline() == "writing\n"
+    return child
+
+
+def _backdate(path, seconds):
+    old = time.time() - seconds
+    os.utime(path, (old, old))
+
+
+def test_a_killed_writers_temporary_file_is_swept_by_the_next_write(tmp_path):
+    target = tmp_path / "forecasts.csv"
+    target.write_text("old\n")
+    dead, live = _writer(target), _writer(target)
+    try:
+        dead.send_signal(signal.SIGKILL)
+        dead.wait(timeout=30)
+        left = sorted(tmp_path.glob(".forecasts.csv.*.tmp"))
+        assert len(left) == 2 and target.read_text() == "old\n"  # the kill left the old file
+        for tmp in left:
+            _backdate(tmp, artifacts.STALE_AFTER_S + 5)
+        other = tmp_path / ".other.csv.x.tmp"  # another file's leftover is not this write's
+        other.write_text("x")
+        _backdate(other, 3600)
+        artifacts.atomic_write(target, "new\n")
+        assert target.read_text() == "new\n"
+        # the dead writer's file is gone; the live writer's (locked) one stays
+        (kept,) = tmp_path.glob(".forecasts.csv.*.tmp")
+        assert kept.read_bytes() == b"half of a file" and other.exists()
+        fresh = _writer(target)  # a young file is left alone even before it is locked
+        fresh.kill()
+        fresh.wait(timeout=30)
+        assert artifacts.sweep(target) == []
+    finally:
+        live.kill()
+        live.wait(timeout=30)
+    assert len(list(tmp_path.glob(".forecasts.csv.*.tmp"))) == 2  # live's, then fresh's
+    _backdate(kept, artifacts.STALE_AFTER_S + 5)
+    assert artifacts.sweep(target) == [kept]
 
 
 def test_paths_that_cannot_take_a_file_are_refused(tmp_path):
