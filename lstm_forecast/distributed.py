@@ -124,7 +124,9 @@ def launch(nproc: int, argv: list[str]) -> int:
     if "--nproc" in args:  # torchrun would read it as its own --nproc-per-node
         at = args.index("--nproc")
         del args[at : at + 2]
-    cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone"]
+    # --log-dir: torchrun's own logs go nowhere (the ranks print to this terminal), instead of
+    # a torchelastic_* folder left in the temp folder by every run
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", f"--log-dir={os.devnull}"]
     cmd += [f"--nproc-per-node={nproc}", "-m", "lstm_forecast", *args]
     child = subprocess.Popen(cmd)
     old_int = signal.signal(signal.SIGINT, signal.SIG_IGN)

@@ -27,7 +27,7 @@ ENV = {**os.environ, "OMP_NUM_THREADS": "1", "LSTM_FORECAST_THREADS": "1", "PYTH
 def torchrun(model: Path, nproc: int = 2, **settings) -> subprocess.Popen:
     """Start `lstm-forecast train` on the multi-ticker sample as `nproc` ranks."""
     args = [f"--{k.replace('_', '-')}={v}" for k, v in {**TINY, **settings}.items()]
-    cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone"]
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--log-dir=/dev/null"]
     cmd += [f"--nproc-per-node={nproc}", "-m", "lstm_forecast", "train", str(BOKEH)]
     cmd += ["--series-col", "Ticker", "--target", "Close", "--model", str(model), *args]
     return subprocess.Popen(cmd, env=ENV, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
@@ -123,7 +123,8 @@ def changes(model: Path, lake: Path) -> np.ndarray:
 
 def test_ranks_read_only_their_shard_and_train_the_model_one_process_would(tmp_path, lake):
     model = tmp_path / "two.lstm"
-    cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc-per-node=2"]
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--log-dir=/dev/null"]
+    cmd += ["--nproc-per-node=2"]
     cmd += ["-m", "lstm_forecast", "train", str(lake), "--model", str(model), *lake_config()]
     done = subprocess.run(cmd, env=ENV, capture_output=True, text=True, timeout=180)
     assert done.returncode == 0, done.stderr
@@ -143,6 +144,7 @@ def test_ranks_read_only_their_shard_and_train_the_model_one_process_would(tmp_p
 def node(model: Path, lake: Path, port: int, **settings) -> subprocess.Popen:
     """One torchrun "node" of two (one rank each), meeting the other by c10d on loopback."""
     cmd = [sys.executable, "-m", "torch.distributed.run", "--nnodes=2", "--nproc-per-node=1"]
+    cmd += ["--log-dir=/dev/null"]
     cmd += ["--rdzv-backend=c10d", f"--rdzv-endpoint=127.0.0.1:{port}", "--rdzv-id=lake"]
     cmd += ["-m", "lstm_forecast", "train", str(lake), "--model", str(model)]
     cmd += lake_config(**settings)
@@ -196,6 +198,10 @@ def test_nproc_relaunches_the_command_under_torchrun(tmp_path):
     args = [f"--{k}={v}" for k, v in {**TINY, "epochs": 1}.items()]
     cmd = [sys.executable, "-m", "lstm_forecast", "train", str(BOKEH), "--series-col", "Ticker"]
     cmd += ["--model", str(model), "--nproc", "2", *args]
-    done = subprocess.run(cmd, env=ENV, capture_output=True, text=True, timeout=120)
+    temp = tmp_path / "temp"
+    temp.mkdir()
+    env = {**ENV, "TMPDIR": str(temp)}
+    done = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr
     assert artifacts.load_model(model)[0].training.processes == 2
+    assert list(temp.glob("torchelastic_*")) == []  # torchrun's log folder is not left behind
