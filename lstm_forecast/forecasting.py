@@ -20,8 +20,10 @@ from lstm_forecast.loading import Dataset, Series
 from lstm_forecast.spec import ModelCard
 
 ENGINES = ("auto", "numpy", "torch")
-BATCH = 512  # origins per forward pass: keeps the per-step arrays in cache
-Runner = Callable[[np.ndarray, int], np.ndarray]  # (windows, series id) -> normalised quantiles
+BATCH = 512  # windows per forward pass (of any series): keeps the per-step arrays in cache
+Runner = Callable[[np.ndarray, np.ndarray], np.ndarray]  # (windows, series ids) -> quantiles
+# One series' forecast job: (series, id, origins, row to recalibrate from or None, inputs)
+Job = tuple[Series, int, np.ndarray, int | None, windows.Prepared]
 
 
 def check_compatible(card: ModelCard, dataset: Dataset) -> list[str]:
@@ -115,11 +117,20 @@ def forecast(
     chosen = [s for s in chosen if len(s) >= lookback]
     stats = [card.series[ids[s.name]].stats for s in chosen]
     preps = windows.prepare_many(chosen, stats, card.transform, card.config.date_features)
+    jobs = [
+        (
+            s,
+            ids[s.name],
+            _origins(s, since, lookback, dataset.source),
+            cutoff_row(card, ids[s.name], s) if recalibrate else None,
+            prep,
+        )
+        for s, prep in zip(chosen, preps, strict=True)
+    ]
     parts, notes = [], []
-    for s, prep in zip(chosen, preps, strict=True):
-        origins = _origins(s, since, lookback, dataset.source)
-        start = cutoff_row(card, ids[s.name], s) if recalibrate else None
-        q = quantile_forecasts(card, run, s, ids[s.name], origins, start, prep)
+    for (s, _, origins, _, _), q in zip(
+        jobs, many_quantile_forecasts(card, run, jobs), strict=True
+    ):
         future = future_index(
             s.index, card.frequency, q.shape[1], dataset.exchange, dataset.calendar, dataset.clock
         )
@@ -141,27 +152,47 @@ def quantile_forecasts(
     prep: windows.Prepared | None = None,
 ) -> np.ndarray:
     """Calibrated quantile forecasts (origins, horizon, quantiles) in the target's units
-    (`prep`: the series' inputs, when prepared already).
+    (`prep`: the series' inputs, when prepared already); see `many_quantile_forecasts`."""
+    if prep is None:
+        stats = card.series[sid].stats
+        prep = windows.prepare(series, stats, card.transform, card.config.date_features)
+    return many_quantile_forecasts(card, run, [(series, sid, origins, recalibrate_from, prep)])[0]
 
-    With `recalibrate_from` (a row, the training cutoff: see `cutoff_row`), the quantiles of
+
+def many_quantile_forecasts(card: ModelCard, run: Runner, jobs: list[Job]) -> list[np.ndarray]:
+    """Calibrated quantile forecasts (origins, horizon, quantiles) in the target's units, a job
+    (one series) at a time, the windows of all of them batched through the network together.
+
+    With a job's row to recalibrate from (the training cutoff: see `cutoff_row`), the quantiles of
     every origin from that row on are recalibrated online (`conformal.adaptive_tails`, on the
     normalised scale): the tracker starts at that row, runs over every origin after it, and
     moves only on outcomes known by each origin's own row, so an origin's forecast depends
     neither on later data nor on which origins were asked for. The median is left as it is.
     """
-    rows = origins = np.asarray(origins)
-    adapt = recalibrate_from is not None and len(rows) > 0 and rows.max() >= recalibrate_from
-    if adapt:
-        rows = np.union1d(rows, np.arange(recalibrate_from, rows.max() + 1))
-    norm, prep = raw_forecasts(card, run, series, sid, rows, prep)
-    norm = calibration.apply(norm, card.calibration, card.network.median_index)
-    if adapt:
-        after = rows >= recalibrate_from
-        truth = windows.targets(prep, card.network.horizon)[rows[after]]
-        levels = list(card.network.quantiles)
-        norm[after] = conformal.adaptive_tails(norm[after], truth, levels, rows[after])
-        norm = norm[np.searchsorted(rows, origins)]
-    return windows.denormalise(norm, series.values[origins], prep.sigma[origins], card.transform)
+    rows, adapt = [], []
+    for _, _, origins, start, _ in jobs:
+        at = np.asarray(origins)
+        adapt.append(start is not None and len(at) > 0 and at.max() >= start)
+        rows.append(np.union1d(at, np.arange(start, at.max() + 1)) if adapt[-1] else at)
+    norms = raw_many(
+        card, run, [(prep, sid, at) for (_, sid, _, _, prep), at in zip(jobs, rows, strict=True)]
+    )
+    out = []
+    for (series, _, origins, start, prep), at, norm, adapting in zip(
+        jobs, rows, norms, adapt, strict=True
+    ):
+        origins = np.asarray(origins)
+        norm = calibration.apply(norm, card.calibration, card.network.median_index)
+        if adapting:
+            after = at >= start
+            truth = windows.targets(prep, card.network.horizon)[at[after]]
+            levels = list(card.network.quantiles)
+            norm[after] = conformal.adaptive_tails(norm[after], truth, levels, at[after])
+            norm = norm[np.searchsorted(at, origins)]
+        out.append(
+            windows.denormalise(norm, series.values[origins], prep.sigma[origins], card.transform)
+        )
+    return out
 
 
 def cutoff_row(card: ModelCard, sid: int, series: Series) -> int:
@@ -173,25 +204,35 @@ def cutoff_row(card: ModelCard, sid: int, series: Series) -> int:
     return max(row, card.config.lookback - 1)
 
 
-def raw_forecasts(
-    card: ModelCard,
-    run: Runner,
-    series: Series,
-    sid: int,
-    origins: np.ndarray,
-    prep: windows.Prepared | None = None,
-) -> tuple[np.ndarray, windows.Prepared]:
-    """The model's uncalibrated normalised quantiles at `origins`, and the inputs they came
-    from (`prep`, made here when not given); `run` is what `runner` returns."""
-    cfg = card.config
-    if prep is None:
-        stats = card.series[sid].stats
-        prep = windows.prepare(series, stats, card.transform, cfg.date_features)
-    parts = [
-        run(windows.windows(prep.x, origins[i : i + BATCH], cfg.lookback), sid)
-        for i in range(0, len(origins), BATCH)
-    ]
-    return np.concatenate(parts), prep
+def raw_many(
+    card: ModelCard, run: Runner, jobs: list[tuple[windows.Prepared, int, np.ndarray]]
+) -> list[np.ndarray]:
+    """The model's uncalibrated normalised quantiles at each job's origins (a job: a series'
+    inputs, its id, origins), BATCH windows of any series per forward pass: a universe of
+    one-origin forecasts takes a pass per BATCH series, not one per series. `run` is what
+    `runner` returns; its rows do not depend on the other rows of their batch."""
+    lookback, out = card.config.lookback, []
+    held: list[tuple[windows.Prepared, int, np.ndarray]] = []  # waiting for a pass
+    size = 0
+
+    def flush() -> None:
+        if held:
+            x = np.concatenate([windows.windows(p.x, o, lookback) for p, _, o in held])
+            out.append(run(x, np.concatenate([np.full(len(o), sid) for _, sid, o in held])))
+            held.clear()
+
+    for prep, sid, origins in jobs:
+        for i in range(0, len(origins), BATCH):
+            chunk = origins[i : i + BATCH]
+            if size + len(chunk) > BATCH:
+                flush()
+                size = 0
+            held.append((prep, sid, chunk))
+            size += len(chunk)
+    flush()
+    shape = (0, card.network.horizon, card.network.n_quantiles)
+    flat = np.concatenate(out) if out else np.zeros(shape)
+    return np.split(flat, np.cumsum([len(origins) for _, _, origins in jobs])[:-1])
 
 
 def tail_forecasts(
@@ -203,17 +244,19 @@ def tail_forecasts(
     run = runner(card, weights)
     ids = card.series_ids()
     by_name = {s.name: s for s in dataset.series}
-    rows, preds, truths = [], [], []
+    rows, jobs = [], []
     for ref in reference.series:
         if ref.name not in ids:
             raise DataError(f"{dataset.source}: the model has no series '{ref.name}'")
         s = by_name[ref.name]
         first = max(ref.n_train - 1, card.config.lookback - 1)
         origins = np.arange(first, len(s) - reference.network.horizon)
-        raw, prep = raw_forecasts(card, run, s, ids[s.name], origins)
-        preds.append(raw)
-        truths.append(windows.targets(prep, card.network.horizon)[origins])
+        stats = card.series[ids[s.name]].stats
+        prep = windows.prepare(s, stats, card.transform, card.config.date_features)
+        jobs.append((prep, ids[s.name], origins))
         rows.append((s, origins, prep))
+    preds = raw_many(card, run, jobs)
+    truths = [windows.targets(prep, card.network.horizon)[o] for _, o, prep in rows]
     levels, mid = list(card.network.quantiles), card.network.median_index
     crossed = calibration.cross_fitted(preds, truths, levels, mid)
     return {
@@ -230,8 +273,8 @@ def runner(card: ModelCard, weights: dict[str, np.ndarray], engine_name: str = "
         raise ConfigError(f"--engine must be one of {', '.join(ENGINES)}")
     if engine_name in ("auto", "numpy"):
 
-        def run(x: np.ndarray, sid: int) -> np.ndarray:
-            return engine.forward(spec, weights, x, np.full(len(x), sid))
+        def run(x: np.ndarray, ids: np.ndarray) -> np.ndarray:
+            return engine.forward(spec, weights, x, ids)
 
         return run
     import torch
@@ -243,11 +286,11 @@ def runner(card: ModelCard, weights: dict[str, np.ndarray], engine_name: str = "
     model.load_state_dict({k: torch.from_numpy(v) for k, v in weights.items()})
     model.eval()
 
-    def run_torch(x: np.ndarray, sid: int) -> np.ndarray:
+    def run_torch(x: np.ndarray, ids: np.ndarray) -> np.ndarray:
         with torch.no_grad():
             t = torch.from_numpy(np.ascontiguousarray(x)).to(device)
-            ids = torch.full((len(x),), sid, device=device)
-            return model(t, ids)[:, -1].double().cpu().numpy()
+            at = torch.from_numpy(ids).to(device)
+            return model(t, at, first=-1)[:, 0].double().cpu().numpy()
 
     return run_torch
 

@@ -54,6 +54,15 @@ def test_series_are_selectable(global_model):
     assert only["series"].unique().tolist() == ["IBM", "FB"]
 
 
+def test_a_series_forecast_does_not_depend_on_the_series_batched_with_it(global_model):
+    path, _ = global_model
+    together = api.predict(BOKEH, path, since="2013-02-01")  # every series in one pass
+    for name in ("FB", "IBM"):
+        alone = api.predict(BOKEH, path, since="2013-02-01", series=[name])
+        mine = together[together["series"] == name].reset_index(drop=True)
+        pd.testing.assert_frame_equal(alone, mine, check_exact=True)
+
+
 def test_engines_agree_with_a_series_embedding(global_model):
     path, _ = global_model
     _, weights = artifacts.load_model(path)

@@ -63,8 +63,24 @@ def split_series(
         line = lines[int(np.flatnonzero(keys == "")[0])]
         raise DataError(f"{name}: line {line}: empty name in series column '{series_col}'")
     base["value"] = numeric[targets[0]].to_numpy()
-    rows = pd.Series(keys).groupby(keys, sort=False).indices  # one pass, not one per series
-    return [(str(k), base.iloc[at]) for k, at in rows.items()]
+    # one pass, not one per series: codes in order of first appearance, each series' rows in
+    # file order (a stable sort), five times faster than a groupby on 2 M names
+    codes, uniques = pd.factorize(keys)
+    if not len(uniques):
+        return []
+    order = np.argsort(codes, kind="stable")
+    bounds = np.cumsum(np.bincount(codes, minlength=len(uniques)))[:-1]
+    return [
+        (str(k), _rows(base, at)) for k, at in zip(uniques, np.split(order, bounds), strict=True)
+    ]
+
+
+def _rows(frame: pd.DataFrame, at: np.ndarray) -> pd.DataFrame:
+    """frame.iloc[at] for ascending row numbers; a slice when they run unbroken (a dataset
+    stored series by series), which pandas takes several times faster than a gather."""
+    if at[-1] - at[0] + 1 == len(at):
+        return frame.iloc[at[0] : at[-1] + 1]
+    return frame.iloc[at]
 
 
 def select_series(raw_series: list, wanted: list[str] | None, name: str) -> list:
@@ -215,6 +231,8 @@ def _trim(part: pd.DataFrame, who: str, target: str, report: Report) -> pd.DataF
     if not present.any():
         return part.iloc[:0]
     first, last = int(np.argmax(present)), len(present) - int(np.argmax(present[::-1]))
+    if first == 0 and last == len(part):
+        return part
     if first:
         report.notes.append(
             f"{who}: dropped {count(first, 'leading row')} with no '{target}' value"
