@@ -319,10 +319,15 @@ def _zoned(utc: pd.Series, local: pd.Series, values: pd.Series, where: tuple, de
 
 def _nanoseconds(parsed: pd.Series, values: pd.Series, where: tuple) -> np.ndarray:
     """Timestamps as datetime64[ns]; a date outside 1677..2262 is an error naming its line."""
-    outside = (~parsed.between(pd.Timestamp.min, pd.Timestamp.max)).to_numpy()
-    fail_at_first(
-        outside, values, where, "date '{value}' in column '{column}' is outside the years 1677-2262"
-    )
+    lo, hi = parsed.min(skipna=False), parsed.max(skipna=False)  # the usual case at once
+    if pd.isna(lo) or lo < pd.Timestamp.min or hi > pd.Timestamp.max:
+        outside = (~parsed.between(pd.Timestamp.min, pd.Timestamp.max)).to_numpy()
+        fail_at_first(
+            outside,
+            values,
+            where,
+            "date '{value}' in column '{column}' is outside the years 1677-2262",
+        )
     return parsed.to_numpy("datetime64[ns]")
 
 
