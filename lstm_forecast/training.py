@@ -10,9 +10,10 @@ the same segments (forward only), so it costs a fraction of an epoch.
 Under torchrun every rank draws the same shuffled segments of the whole universe (it knows
 every series' length, not its values) and computes the loss of those in each global batch that
 it holds: its own series when each rank read only its shard (`shards`), else every world-th
-segment. DDP averages the gradients, weighted so that a step is the one a single process takes
-on the whole batch. `steps_per_epoch` caps the optimiser steps of an epoch; checkpoints can be
-taken every so many steps and resumed at that step with any number of ranks.
+segment. The gradients are averaged over the ranks (`distributed.average_gradients`), weighted
+so that a step is the one a single process takes on the whole batch. `steps_per_epoch` caps the
+optimiser steps of an epoch; checkpoints can be taken every so many steps and resumed at that
+step with any number of ranks.
 """
 
 from __future__ import annotations
@@ -251,7 +252,7 @@ class Trainer:
         self.chunk = max(1, min(config.chunk, int(spans.min())))
         self.autocast = device.type == "cuda"
         self.rank, self.world = distributed.rank(), distributed.world_size()
-        self.net = distributed.wrap(self.model)
+        distributed.same_start(self.model)
         self.pos = torch.arange(config.lookback - 1 + self.chunk, device=device)
         self.jpos = torch.arange(self.chunk, device=device)
         self.scored = scored_series(layout, config)
@@ -332,12 +333,13 @@ class Trainer:
             keep = (torch.rand(shape, generator=drawn) >= rate).float() / (1 - rate)
             keep = keep[torch.from_numpy(at)] if len(at) else torch.zeros_like(keep[:1])
             keep = keep.to(self.device)
-        loss = self.loss(self.net, mine, keep)
-        # DDP averages rank gradients; weighting by each rank's share of the batch's windows
+        loss = self.loss(self.model, mine, keep)
+        # Rank gradients are averaged; weighting by each rank's share of the batch's windows
         # makes the step the one a single process takes on the whole batch.
         share = self.world * n / int((batch[:, 2] - batch[:, 1]).sum())
         self.opt.zero_grad(set_to_none=True)
         (loss * share).backward()
+        distributed.average_gradients(self.model)
         torch.nn.utils.clip_grad_norm_(self.model.parameters(), self.config.clip)
         self.opt.step()
         return loss.detach() * n, n

@@ -200,8 +200,11 @@ def test_nproc_relaunches_the_command_under_torchrun(tmp_path):
     cmd += ["--model", str(model), "--nproc", "2", *args]
     temp = tmp_path / "temp"
     temp.mkdir()
-    env = {**ENV, "TMPDIR": str(temp)}
+    env = {**ENV, "TMPDIR": str(temp), "PYTHONPROFILEIMPORTTIME": "1"}  # imports on stderr
     done = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr
     assert artifacts.load_model(model)[0].training.processes == 2
+    imported = {line.rsplit("|", 1)[-1].strip() for line in done.stderr.splitlines()}
+    assert "torch.distributed" in imported  # each rank's imports were listed
+    assert not [m for m in imported if m.startswith("torch._dynamo")]  # 2 s of every rank
     assert list(temp.glob("torchelastic_*")) == []  # torchrun's log folder is not left behind
