@@ -56,15 +56,15 @@ def atomic_file(path: str | Path) -> Iterator[BinaryIO]:
     except PermissionError:
         raise ModelFileError(f"{path}: cannot write in {folder} (permission denied)") from None
     try:
-        with contextlib.suppress(OSError):  # a file system without locks sweeps nothing
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)  # held until closed: a live writer
-        sweep(path)
-        os.fchmod(fd, _mode_for(path))
         with os.fdopen(fd, "wb") as fh:
+            with contextlib.suppress(OSError):  # a file system without locks sweeps nothing
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)  # held until closed: live
+            sweep(path)
+            os.fchmod(fd, _mode_for(path))
             yield fh
             fh.flush()
             os.fsync(fh.fileno())
-        os.replace(tmp, path)
+            os.replace(tmp, path)  # still locked: a sweep never takes a file being renamed
     except BaseException:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(tmp)
@@ -80,21 +80,24 @@ def atomic_file(path: str | Path) -> Iterator[BinaryIO]:
 def sweep(path: Path) -> list[Path]:
     """Remove the temporary files of `path` whose writers died (the ones removed).
 
-    A live writer holds a lock on its file from the moment it exists; one older than
-    STALE_AFTER_S that can be locked belongs to no one. Files that cannot be read or removed
-    are left alone: the sweep never fails a write.
+    A live writer holds a lock on its file from just after it exists until it is renamed; one
+    older than STALE_AFTER_S that can be locked belongs to no one. Files that cannot be read or
+    removed are left alone: the sweep never fails a write. On a network file system whose locks
+    are not shared between machines, write each target from one machine only.
     """
     removed = []
-    pattern = str(path.parent / f".{glob.escape(path.name)}.*.tmp")
+    # mkstemp's names: the prefix, 8 random characters, the suffix (not another file's, such
+    # as the checkpoint `m.lstm.ckpt` beside `m.lstm`)
+    pattern = str(path.parent / f".{glob.escape(path.name)}.{'[a-z0-9_]' * 8}.tmp")
     for name in glob.glob(pattern):
         try:
-            if time.time() - os.stat(name).st_mtime < STALE_AFTER_S:
+            if time.time() - os.lstat(name).st_mtime < STALE_AFTER_S:
                 continue
-            fd = os.open(name, os.O_RDONLY)
+            fd = os.open(name, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
         except OSError:
             continue
         try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)  # a writer's exclusive lock refuses it
             os.unlink(name)
             removed.append(Path(name))
         except OSError:

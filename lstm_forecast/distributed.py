@@ -87,9 +87,11 @@ def same_start(model: torch.nn.Module) -> None:
 
 
 def average_gradients(model: torch.nn.Module) -> None:
-    """Each gradient of `model` made its average over the ranks, what DDP does after a backward
-    pass (divided by the world size, then summed), in one all-reduce of them all. DDP itself is
-    not used: its constructor imports torch._dynamo, 2.3 s of every rank's start-up."""
+    """Each gradient of `model` made its average over the ranks (divided by the world size,
+    then summed, in one all-reduce of them all), as DDP averages them after a backward pass.
+    DDP itself is not used: its constructor imports torch._dynamo, 2.3 s of every rank's
+    start-up. Every rank runs a backward pass over every parameter (an idle rank on a segment
+    that counts nothing), so no gradient is missing; one would count as zero."""
     if world_size() == 1:
         return
     import torch

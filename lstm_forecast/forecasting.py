@@ -210,7 +210,10 @@ def raw_many(
     """The model's uncalibrated normalised quantiles at each job's origins (a job: a series'
     inputs, its id, origins), BATCH windows of any series per forward pass: a universe of
     one-origin forecasts takes a pass per BATCH series, not one per series. `run` is what
-    `runner` returns; its rows do not depend on the other rows of their batch."""
+    `runner` returns. With the numpy engine a row does not depend on the other rows of its
+    batch; with torch's it may, in its last digits."""
+    if not jobs:
+        return []
     lookback, out = card.config.lookback, []
     held: list[tuple[windows.Prepared, int, np.ndarray]] = []  # waiting for a pass
     size = 0
@@ -266,7 +269,7 @@ def tail_forecasts(
 
 
 def runner(card: ModelCard, weights: dict[str, np.ndarray], engine_name: str = "auto") -> Runner:
-    """A function (windows, series id) -> normalised quantiles: the network of `card.network`
+    """A function (windows, series ids) -> normalised quantiles: the network of `card.network`
     on the chosen engine. The one place a stored network is rebuilt."""
     spec = card.network
     if engine_name not in ENGINES:

@@ -1,9 +1,10 @@
 """The network: an LSTM over input rows with a head that emits every horizon step's quantiles.
 
-At every time step the LSTM's output feeds a linear head giving horizon x quantiles values in
-normalised units. Quantiles cannot cross: the median is free, and the others are the median
-plus or minus cumulative softplus increments. The numpy engine (`engine`) reproduces this
-forward pass exactly from the same weights. Both are built from a `spec.ModelSpec` alone.
+At every time step asked for (a training segment's last `chunk`, a forecast window's last) the
+LSTM's output feeds a linear head giving horizon x quantiles values in normalised units.
+Quantiles cannot cross: the median is free, and the others are the median plus or minus
+cumulative softplus increments. The numpy engine (`engine`) reproduces this forward pass
+exactly from the same weights. Both are built from a `spec.ModelSpec` alone.
 """
 
 from __future__ import annotations

@@ -164,14 +164,18 @@ def test_a_killed_writers_temporary_file_is_swept_by_the_next_write(tmp_path):
         # the dead writer's file is gone; the live writer's (locked) one stays
         (kept,) = tmp_path.glob(".forecasts.csv.*.tmp")
         assert kept.read_bytes() == b"half of a file" and other.exists()
-        fresh = _writer(target)  # a young file is left alone even before it is locked
+        ckpt = tmp_path / ".forecasts.csv.ckpt.abcdefgh.tmp"  # another target's leftover
+        ckpt.write_text("x")
+        _backdate(ckpt, 3600)
+        assert artifacts.sweep(target) == [] and ckpt.exists()
+        fresh = _writer(target)  # a dead writer's young file is left alone
         fresh.kill()
         fresh.wait(timeout=30)
         assert artifacts.sweep(target) == []
     finally:
         live.kill()
         live.wait(timeout=30)
-    assert len(list(tmp_path.glob(".forecasts.csv.*.tmp"))) == 2  # live's, then fresh's
+    assert len(list(tmp_path.glob(".forecasts.csv.????????.tmp"))) == 2  # live's, fresh's
     _backdate(kept, artifacts.STALE_AFTER_S + 5)
     assert artifacts.sweep(target) == [kept]
 

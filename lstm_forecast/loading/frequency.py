@@ -53,12 +53,12 @@ def find_gaps(s: Series, frequency: str | None, report: Report) -> None:
     """Warn about steps much longer than the frequency's (holidays allowed for)."""
     if frequency is None:
         return
-    idx = pd.DatetimeIndex(s.index)
     if frequency == "B":  # numpy alone: this runs for every series of a universe
         days = np.asarray(s.index).astype("datetime64[D]")
         long = np.busday_count(days[:-1], days[1:]) > 3
         limit = "over 2 business days missing"
     else:
+        idx = pd.DatetimeIndex(s.index)
         delta = idx[1:] - idx[:-1]
         step = pd.Series(delta).median()
         long = np.asarray(delta / step > 3)
@@ -69,6 +69,7 @@ def find_gaps(s: Series, frequency: str | None, report: Report) -> None:
     hits = np.flatnonzero(long)
     if not len(hits):
         return
+    idx = pd.DatetimeIndex(s.index)
     spans = [(stamp(idx[i]), stamp(idx[i + 1])) for i in hits]
     info = report.per_series[s.name]
     info["gaps"] = [list(p) for p in spans[:5]]

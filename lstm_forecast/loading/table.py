@@ -69,7 +69,7 @@ def text_of(col: pd.Series) -> pd.Series:
     """A column as strings, '' where a value is missing (typed values as pandas prints them)."""
     if col.dtype == object and _all_str(col):
         return col
-    if isinstance(col.dtype, pd.StringDtype):  # a Parquet or database column of strings
+    if isinstance(col.dtype, pd.StringDtype):  # pandas 3's strings (CSV, Parquet, databases)
         # each distinct string made a Python object once, not once per row (2 M tickers)
         codes, uniques = pd.factorize(col)
         labels = np.append(np.asarray(uniques, dtype=object), "")  # code -1 (missing): ''
