@@ -13,6 +13,7 @@ from __future__ import annotations
 import copy
 import dataclasses
 import functools
+import json
 import re
 from collections import Counter
 from collections.abc import Mapping
@@ -22,7 +23,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from lstm_forecast.calendars import WEEKMASKS, library_bounds, quietly, xcals
+from lstm_forecast import calendar_cache
+from lstm_forecast.calendars import WEEKMASKS, library_bounds, library_version, quietly, xcals
 
 # Tried by `auto`, major markets first; of calendars with the same sessions over the data, the
 # first here is the answer. XKRX is left out: its lunisolar rules alone take about 1.4 s.
@@ -273,19 +275,68 @@ def _holidays(
     code: str, first: np.datetime64, last: np.datetime64
 ) -> tuple[np.ndarray, Mapping[np.datetime64, str], str]:
     """Exchange `code`'s holidays from `first` to `last` (sorted), each rule's holiday with its
-    name, and its weekmask; kept for the process (the same span recurs, read after read)."""
+    name, and its weekmask; kept for the process (the same span recurs, read after read) and,
+    year by year, on disk (`calendar_cache`)."""
+    years = [str(y) for y in range(int(str(first)[:4]), int(str(last)[:4]) + 1)]
+    name = f"holidays-{code}-{library_version()}.json"
+    kept = _kept_years(calendar_cache.read(name))
+    if missing := [y for y in years if y not in kept["years"]]:
+        kept["years"] |= _rule_years(code, int(missing[0]), int(missing[-1]), kept)
+        calendar_cache.write(name, json.dumps(kept).encode())
+    named: dict[np.datetime64, str] = {}
+    adhoc = []
+    for y in years:
+        entry = kept["years"][y]
+        for d, rule in zip(entry["ruled"], entry["names"], strict=True):
+            day = np.datetime64(d, "D")
+            if first <= day <= last:
+                named.setdefault(day, rule)
+        adhoc += entry["adhoc"]
+    holidays = np.union1d(
+        np.array(list(named), dtype="datetime64[D]"), np.array(adhoc, dtype="datetime64[D]")
+    )
+    holidays.setflags(write=False)
+    return holidays, MappingProxyType(named), kept["weekmask"]
+
+
+def _kept_years(data: bytes | None) -> dict:
+    """The years of holidays kept for an exchange ({"weekmask", "years": {year: entry}}), each
+    entry whole; an empty record when there are none or they do not read back."""
+    try:
+        kept = json.loads(data) if data is not None else {}
+        years = {
+            y: e
+            for y, e in kept["years"].items()
+            if len(e["ruled"]) == len(e["names"]) and isinstance(e["adhoc"], list)
+        }
+        return {"weekmask": str(kept["weekmask"]), "years": years}
+    except (ValueError, KeyError, TypeError, AttributeError):
+        return {"weekmask": "", "years": {}}
+
+
+def _rule_years(code: str, first: int, last: int, kept: dict) -> dict[str, dict]:
+    """Exchange `code`'s holidays of the years `first` to `last` from its rules, an entry per
+    year: its rules' holidays (ISO dates) with their names, and its ad hoc closures. Sets the
+    weekmask in `kept`."""
     cls = xcals().calendar_utils._default_calendar_factories[code]
     rules = cls.__new__(cls)
-    a, b = pd.Timestamp(first), pd.Timestamp(last)
-    named: dict[np.datetime64, str] = {}
+    a, b = pd.Timestamp(first, 1, 1), pd.Timestamp(last, 12, 31)
+    found: list[tuple[str, str]] = []
     with quietly():
         for rule in getattr(rules.regular_holidays, "rules", []):
-            for d in np.asarray(_clipped(rule, a, b).dates(a, b).values, dtype="datetime64[D]"):
-                named.setdefault(d, rule.name)
+            days = np.asarray(_clipped(rule, a, b).dates(a, b).values, dtype="datetime64[D]")
+            found += [(str(d), rule.name) for d in days]
         adhoc = np.asarray(pd.DatetimeIndex(rules.adhoc_holidays).values, dtype="datetime64[D]")
-    holidays = np.union1d(np.array(list(named), dtype="datetime64[D]"), adhoc)
-    holidays.setflags(write=False)
-    return holidays, MappingProxyType(named), rules.weekmask
+    kept["weekmask"] = rules.weekmask
+    out = {}
+    for year in map(str, range(first, last + 1)):
+        mine = [(d, n) for d, n in found if d.startswith(year)]
+        out[year] = {
+            "ruled": [d for d, _ in mine],
+            "names": [n for _, n in mine],
+            "adhoc": [str(d) for d in adhoc if str(d).startswith(year)],
+        }
+    return out
 
 
 def _clipped(rule: Any, a: pd.Timestamp, b: pd.Timestamp) -> Any:

@@ -32,6 +32,7 @@ from typing import Any, NamedTuple
 import numpy as np
 import pandas as pd
 
+from lstm_forecast import calendar_cache
 from lstm_forecast.errors import ConfigError, DataError, ModelFileError
 
 WEEKMASKS = {"weekdays": "1111100", "daily": "1111111"}
@@ -261,17 +262,42 @@ def resolve(code: str, start: Any, end: Any) -> Calendar | None:
 
 @functools.lru_cache(maxsize=32)
 def _exchange(code: str, lo: np.datetime64, hi: np.datetime64) -> Calendar:
-    """Exchange `code`'s sessions and hours from `lo` to `hi`, as exchange_calendars builds
-    them (0.1-0.3 s); kept for the process, read-only."""
+    """Exchange `code`'s sessions and hours from `lo` to `hi`, cut from those exchange_calendars
+    builds for the whole years around them (0.1-0.3 s; kept on disk, `calendar_cache`, and for
+    the process, read-only)."""
+    first, last = library_bounds(code, *_whole_years(lo, hi))
+    name = f"sessions-{code}-{first}-{last}-{library_version()}.npz"
+    kept = calendar_cache.read_arrays(name)
+    if kept is not None:
+        with contextlib.suppress(ModelFileError):  # damaged: built again below
+            return _cut(Calendar.from_arrays(*kept), lo, hi)
     with quietly():
-        cal = xcals().get_calendar(code, start=pd.Timestamp(lo), end=pd.Timestamp(hi))
+        cal = xcals().get_calendar(code, start=pd.Timestamp(first), end=pd.Timestamp(last))
     hours = np.stack(
         [cal.opens_nanos, cal.break_starts_nanos, cal.break_ends_nanos, cal.closes_nanos], axis=1
     ).astype("int64")
     sessions = np.asarray(cal.sessions.values, dtype="datetime64[D]")
-    hours.setflags(write=False)
+    whole = Calendar(
+        code, cal.weekmask, sessions, hours, str(cal.tz), library_version(), first, last
+    )
+    calendar_cache.write_arrays(name, *whole.to_arrays(hours=True))
+    return _cut(whole, lo, hi)
+
+
+def _whole_years(lo: np.datetime64, hi: np.datetime64) -> tuple[np.datetime64, np.datetime64]:
+    """January 1 of `lo`'s year to December 31 of `hi`'s."""
+    return lo.astype("datetime64[Y]").astype("datetime64[D]"), (
+        hi.astype("datetime64[Y]") + 1
+    ).astype("datetime64[D]") - np.timedelta64(1, "D")
+
+
+def _cut(cal: Calendar, lo: np.datetime64, hi: np.datetime64) -> Calendar:
+    """`cal` from `lo` to `hi` only (the sessions and hours a calendar built on them has)."""
+    keep = (cal.sessions >= lo) & (cal.sessions <= hi)
+    sessions, hours = cal.sessions[keep], cal.hours[keep]
     sessions.setflags(write=False)
-    return Calendar(code, cal.weekmask, sessions, hours, str(cal.tz), library_version(), lo, hi)
+    hours.setflags(write=False)
+    return dataclasses.replace(cal, sessions=sessions, hours=hours, start=lo, end=hi)
 
 
 def future_index(

@@ -1,0 +1,90 @@
+"""What exchange_calendars computes from its rules, kept between runs in the system temp folder.
+
+Choosing and building a calendar is most of a small `train`'s loading (about 0.8 s of 1 s on
+sp500.csv): the holiday rules of twenty-odd exchanges, then the chosen exchange's sessions.
+Both depend only on the library's version and the years asked for, so a nightly run that adds
+a row a day recomputes nothing: holidays are kept per exchange and year, sessions per exchange
+and span of whole years. Entries are named with the library's version, written atomically,
+read with numpy (no pickles) and trusted only in this user's own folder that no one else may
+write; any failure to read or write falls back to computing, so the cache never fails a run.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import io
+import json
+import os
+import stat
+import tempfile
+import zipfile
+from pathlib import Path
+
+import numpy as np
+
+
+@functools.lru_cache(maxsize=1)
+def folder() -> Path | None:
+    """This user's cache folder (made on first use), or None where it cannot be trusted."""
+    if not hasattr(os, "getuid"):
+        return None
+    path = Path(tempfile.gettempdir()) / f"lstm-forecast-{os.getuid()}" / "calendars"
+    try:
+        path.mkdir(mode=0o700, parents=True, exist_ok=True)
+        for part in (path, path.parent):
+            info = part.lstat()
+            if not stat.S_ISDIR(info.st_mode) or info.st_uid != os.getuid():
+                return None
+            if info.st_mode & (stat.S_IWGRP | stat.S_IWOTH):
+                return None
+    except OSError:
+        return None
+    return path
+
+
+def read(name: str) -> bytes | None:
+    """The bytes kept under `name`, or None when there are none (or they cannot be read)."""
+    where = folder()
+    try:
+        return None if where is None else (where / name).read_bytes()
+    except OSError:
+        return None
+
+
+def write(name: str, data: bytes) -> None:
+    """Keep `data` under `name`, replacing what was there whole or not at all."""
+    where = folder()
+    if where is None:
+        return
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=f".{name}.", suffix=".tmp", dir=where)
+    except OSError:
+        return
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+        os.replace(tmp, where / name)
+    except OSError:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+
+
+def read_arrays(name: str) -> tuple[dict, dict[str, np.ndarray]] | None:
+    """(metadata, arrays) that `write_arrays` kept, or None (none, or unreadable)."""
+    data = read(name)
+    if data is None:
+        return None
+    try:
+        with np.load(io.BytesIO(data), allow_pickle=False) as stored:
+            arrays = {k: stored[k] for k in stored.files}
+        return json.loads(arrays.pop("meta").tobytes()), arrays
+    except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile):
+        return None
+
+
+def write_arrays(name: str, meta: dict, arrays: dict[str, np.ndarray]) -> None:
+    """Keep JSON-able `meta` and numpy `arrays` under `name` (an .npz, no pickles)."""
+    buffer = io.BytesIO()
+    np.savez(buffer, meta=np.frombuffer(json.dumps(meta).encode(), dtype=np.uint8), **arrays)
+    write(name, buffer.getvalue())

@@ -1,0 +1,92 @@
+"""The on-disk cache of holidays and sessions: the same answers, nothing recomputed, never
+trusted in a folder others may write, never failing a run."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+
+import numpy as np
+import pytest
+
+from lstm_forecast import calendar_cache, calendar_inference, calendars
+
+
+@pytest.fixture
+def cache(tmp_path, monkeypatch):
+    """An empty cache in a fresh temp folder, and no calendar kept in this process."""
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    for cached in (calendar_cache.folder, calendars._exchange, calendar_inference._holidays):
+        cached.cache_clear()
+    yield tmp_path / f"lstm-forecast-{os.getuid()}" / "calendars"
+    for cached in (calendar_cache.folder, calendars._exchange, calendar_inference._holidays):
+        cached.cache_clear()
+
+
+def _forget() -> None:
+    """A new process: the disk cache stays, the in-process ones go."""
+    calendars._exchange.cache_clear()
+    calendar_inference._holidays.cache_clear()
+
+
+def test_sessions_come_back_from_disk_as_built(cache, monkeypatch):
+    built = calendars.resolve("XNYS", "2015-03-02", "2017-06-30")
+    files = sorted(p.name for p in cache.iterdir())
+    assert files == [f"sessions-XNYS-2015-01-01-2022-12-31-{calendars.library_version()}.npz"]
+    _forget()
+    fail = lambda *a, **k: pytest.fail("the calendar was built again")  # noqa: E731
+    monkeypatch.setattr(calendars.xcals(), "get_calendar", fail)
+    again = calendars.resolve("XNYS", "2015-03-02", "2017-06-30")
+    for field in ("code", "weekmask", "tz", "version", "start", "end"):
+        assert getattr(again, field) == getattr(built, field)
+    np.testing.assert_array_equal(again.sessions, built.sessions)
+    np.testing.assert_array_equal(again.hours, built.hours)
+    assert again.sessions[0] == np.datetime64("2015-03-02")  # cut to the span asked for
+    assert np.datetime64("2015-07-03") not in again.sessions  # Independence Day observed
+    _forget()
+    later = calendars.resolve("XNYS", "2015-06-01", "2017-09-29")  # other days, the same years
+    assert later.sessions[0] == np.datetime64("2015-06-01")
+    np.testing.assert_array_equal(
+        later.sessions[later.sessions <= built.end], built.sessions[built.sessions >= later.start]
+    )
+
+
+def test_holidays_are_kept_by_year_and_a_later_span_reads_them(cache, monkeypatch):
+    first, last = np.datetime64("2014-06-02"), np.datetime64("2016-03-31")
+    holidays, named, weekmask = calendar_inference._holidays("XLON", first, last)
+    assert np.datetime64("2015-12-25") in holidays and weekmask == "1111100"
+    _forget()
+    monkeypatch.setattr(calendar_inference, "_rule_years", lambda *a: pytest.fail("recomputed"))
+    again, named_again, _ = calendar_inference._holidays("XLON", first, last)
+    np.testing.assert_array_equal(again, holidays)
+    assert dict(named_again) == dict(named)
+    inner = calendar_inference._holidays("XLON", np.datetime64("2015-01-05"), last)[0]
+    assert np.array_equal(inner, holidays[holidays >= np.datetime64("2015-01-05")])
+
+
+def test_a_damaged_entry_is_computed_again(cache):
+    built = calendars.resolve("XNYS", "2015-03-02", "2017-06-30")
+    (entry,) = cache.iterdir()
+    entry.write_bytes(b"PK\x03\x04 not a whole file")
+    _forget()
+    again = calendars.resolve("XNYS", "2015-03-02", "2017-06-30")
+    np.testing.assert_array_equal(again.sessions, built.sessions)
+    assert calendar_cache.read_arrays(entry.name) is not None  # written whole again
+    holidays = cache / f"holidays-XLON-{calendars.library_version()}.json"
+    holidays.write_text('{"weekmask": "1111100", "years": {"2015": {"ruled": [1]}}}')
+    days = calendar_inference._holidays(
+        "XLON", np.datetime64("2015-01-02"), np.datetime64("2015-12-31")
+    )
+    assert np.datetime64("2015-12-25") in days[0]
+
+
+def test_a_folder_others_may_write_is_not_used(cache, monkeypatch):
+    assert calendar_cache.folder() == cache
+    cache.chmod(0o777)
+    calendar_cache.folder.cache_clear()
+    assert calendar_cache.folder() is None
+    calendar_cache.write("x.json", b"{}")  # quietly not kept
+    assert calendar_cache.read("x.json") is None and not (cache / "x.json").exists()
+    _forget()
+    built = calendars.resolve("XNYS", "2015-03-02", "2017-06-30")  # computed all the same
+    assert len(built.sessions) > 500 and list(cache.iterdir()) == []
