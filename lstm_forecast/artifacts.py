@@ -88,7 +88,8 @@ def sweep(path: Path) -> list[Path]:
     removed = []
     # mkstemp's names: the prefix, 8 random characters, the suffix (not another file's, such
     # as the checkpoint `m.lstm.ckpt` beside `m.lstm`)
-    pattern = str(path.parent / f".{glob.escape(path.name)}.{'[a-z0-9_]' * 8}.tmp")
+    pattern = f".{glob.escape(path.name)}.{'[a-z0-9_]' * 8}.tmp"
+    pattern = os.path.join(glob.escape(str(path.parent)), pattern)
     for name in glob.glob(pattern):
         try:
             if time.time() - os.lstat(name).st_mtime < STALE_AFTER_S:

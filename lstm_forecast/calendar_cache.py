@@ -18,22 +18,59 @@ import json
 import os
 import stat
 import tempfile
-import zipfile
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
+
+FORMAT = 1  # of the entries; a change here, or in what they are computed by, renames them
+
+
+def tag(library: str | None) -> str | None:
+    """What every entry's name carries: the versions of what computed it (exchange_calendars,
+    pandas for the holiday rules, the time-zone database for the hours in UTC) and FORMAT;
+    None, and nothing kept, where a version cannot be told."""
+    zones = _zone_version()
+    if library is None or zones is None:
+        return None
+    return f"{library}-pandas{pd.__version__}-tz{zones}-f{FORMAT}"
+
+
+@functools.lru_cache(maxsize=1)
+def _zone_version() -> str | None:
+    """The version of the time-zone database zoneinfo reads (the system's first, as it does)."""
+    import zoneinfo
+
+    for root in zoneinfo.TZPATH:
+        if os.path.isdir(root):
+            try:
+                with open(os.path.join(root, "tzdata.zi")) as fh:
+                    words = fh.readline().split()  # "# version 2025b"
+            except OSError:
+                return None
+            return words[-1] if words[:2] == ["#", "version"] else None
+    try:
+        import tzdata
+    except ImportError:
+        return None
+    return str(tzdata.IANA_VERSION)
 
 
 @functools.lru_cache(maxsize=1)
 def folder() -> Path | None:
-    """This user's cache folder (made on first use), or None where it cannot be trusted."""
+    """This user's cache folder (made on first use), or None where it cannot be trusted: not
+    in a real temp folder, or a level of it another user owns or may write."""
     if not hasattr(os, "getuid"):
         return None
-    path = Path(tempfile.gettempdir()) / f"lstm-forecast-{os.getuid()}" / "calendars"
     try:
-        path.mkdir(mode=0o700, parents=True, exist_ok=True)
-        for part in (path, path.parent):
-            info = part.lstat()
+        temp = Path(tempfile.gettempdir())
+        if temp.resolve() == Path.cwd().resolve():  # no temp folder: gettempdir's last resort
+            return None
+        mine = temp / f"lstm-forecast-{os.getuid()}"
+        path = mine / "calendars"
+        for level in (mine, path):
+            level.mkdir(mode=0o700, exist_ok=True)
+            info = level.lstat()
             if not stat.S_ISDIR(info.st_mode) or info.st_uid != os.getuid():
                 return None
             if info.st_mode & (stat.S_IWGRP | stat.S_IWOTH):
@@ -77,10 +114,11 @@ def read_arrays(name: str) -> tuple[dict, dict[str, np.ndarray]] | None:
         return None
     try:
         with np.load(io.BytesIO(data), allow_pickle=False) as stored:
-            arrays = {k: stored[k] for k in stored.files}
-        return json.loads(arrays.pop("meta").tobytes()), arrays
-    except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile):
+            arrays = {k: np.asarray(stored[k]) for k in stored.files}
+        meta = json.loads(arrays.pop("meta").tobytes())
+    except Exception:  # whatever a damaged file raises (zip, zlib, npy, JSON): not kept
         return None
+    return (meta, arrays) if isinstance(meta, dict) else None
 
 
 def write_arrays(name: str, meta: dict, arrays: dict[str, np.ndarray]) -> None:

@@ -278,64 +278,74 @@ def _holidays(
     name, and its weekmask; kept for the process (the same span recurs, read after read) and,
     year by year, on disk (`calendar_cache`)."""
     years = [str(y) for y in range(int(str(first)[:4]), int(str(last)[:4]) + 1)]
-    name = f"holidays-{code}-{library_version()}.json"
-    kept = _kept_years(calendar_cache.read(name))
+    tag = calendar_cache.tag(library_version())
+    name = f"holidays-{code.replace('/', '_')}-{tag}.json" if tag else None
+    kept = _kept_years(calendar_cache.read(name) if name else None)
     if missing := [y for y in years if y not in kept["years"]]:
         kept["years"] |= _rule_years(code, int(missing[0]), int(missing[-1]), kept)
-        calendar_cache.write(name, json.dumps(kept).encode())
+        if name:
+            calendar_cache.write(name, json.dumps(_as_text(kept)).encode())
     named: dict[np.datetime64, str] = {}
     adhoc = []
     for y in years:
-        entry = kept["years"][y]
-        for d, rule in zip(entry["ruled"], entry["names"], strict=True):
-            day = np.datetime64(d, "D")
+        ruled, names, closed = kept["years"][y]
+        for day, rule in zip(ruled, names, strict=True):
             if first <= day <= last:
                 named.setdefault(day, rule)
-        adhoc += entry["adhoc"]
-    holidays = np.union1d(
-        np.array(list(named), dtype="datetime64[D]"), np.array(adhoc, dtype="datetime64[D]")
-    )
+        adhoc.append(closed)
+    holidays = np.union1d(np.array(list(named), dtype="datetime64[D]"), np.concatenate(adhoc))
     holidays.setflags(write=False)
     return holidays, MappingProxyType(named), kept["weekmask"]
 
 
 def _kept_years(data: bytes | None) -> dict:
-    """The years of holidays kept for an exchange ({"weekmask", "years": {year: entry}}), each
-    entry whole; an empty record when there are none or they do not read back."""
+    """The years of an exchange's holidays kept on disk, {"weekmask", "years": {year: (rule
+    holidays, their names, ad hoc closures)}} with the dates as datetime64[D]; an empty record
+    when there are none or they do not read back whole."""
     try:
         kept = json.loads(data) if data is not None else {}
-        years = {
-            y: e
-            for y, e in kept["years"].items()
-            if len(e["ruled"]) == len(e["names"]) and isinstance(e["adhoc"], list)
-        }
+        years = {}
+        for y, e in kept["years"].items():
+            ruled = np.array(e["ruled"], dtype="datetime64[D]")
+            names = [str(n) for n in e["names"]]
+            if len(ruled) == len(names):
+                years[str(y)] = (ruled, names, np.array(e["adhoc"], dtype="datetime64[D]"))
         return {"weekmask": str(kept["weekmask"]), "years": years}
     except (ValueError, KeyError, TypeError, AttributeError):
         return {"weekmask": "", "years": {}}
 
 
-def _rule_years(code: str, first: int, last: int, kept: dict) -> dict[str, dict]:
+def _as_text(kept: dict) -> dict:
+    """`_kept_years`' record as JSON-able lists of ISO dates."""
+    return {
+        "weekmask": kept["weekmask"],
+        "years": {
+            y: {"ruled": [str(d) for d in r], "names": n, "adhoc": [str(d) for d in a]}
+            for y, (r, n, a) in kept["years"].items()
+        },
+    }
+
+
+def _rule_years(code: str, first: int, last: int, kept: dict) -> dict[str, tuple]:
     """Exchange `code`'s holidays of the years `first` to `last` from its rules, an entry per
-    year: its rules' holidays (ISO dates) with their names, and its ad hoc closures. Sets the
-    weekmask in `kept`."""
+    year as `_kept_years` holds them (its rules' holidays with their names, its ad hoc
+    closures). Sets the weekmask in `kept`."""
     cls = xcals().calendar_utils._default_calendar_factories[code]
     rules = cls.__new__(cls)
     a, b = pd.Timestamp(first, 1, 1), pd.Timestamp(last, 12, 31)
-    found: list[tuple[str, str]] = []
+    found: list[tuple[np.datetime64, str]] = []
     with quietly():
         for rule in getattr(rules.regular_holidays, "rules", []):
             days = np.asarray(_clipped(rule, a, b).dates(a, b).values, dtype="datetime64[D]")
-            found += [(str(d), rule.name) for d in days]
+            found += [(d, rule.name) for d in days]
         adhoc = np.asarray(pd.DatetimeIndex(rules.adhoc_holidays).values, dtype="datetime64[D]")
     kept["weekmask"] = rules.weekmask
+    year_of = adhoc.astype("datetime64[Y]").astype(int) + 1970
     out = {}
-    for year in map(str, range(first, last + 1)):
-        mine = [(d, n) for d, n in found if d.startswith(year)]
-        out[year] = {
-            "ruled": [d for d, _ in mine],
-            "names": [n for _, n in mine],
-            "adhoc": [str(d) for d in adhoc if str(d).startswith(year)],
-        }
+    for year in range(first, last + 1):
+        mine = [(d, n) for d, n in found if d.astype("datetime64[Y]").astype(int) + 1970 == year]
+        ruled = np.array([d for d, _ in mine], dtype="datetime64[D]")
+        out[str(year)] = (ruled, [n for _, n in mine], adhoc[year_of == year])
     return out
 
 

@@ -15,7 +15,8 @@ back costs about 0.03 s. `future_index` uses the stored sessions only while that
 installed and they reach far enough, and otherwise recomputes them from the installed library,
 so a model used after an upgrade that adds a holiday (as Juneteenth was added), or years after
 training, still dates correctly, and a date beyond the library's own range is an error naming
-it. Nothing is cached anywhere else: no file is written but the model the user named.
+it. `train` builds calendars; what it computes is kept between runs in the user's temp folder
+(`calendar_cache`), under the versions that computed it.
 """
 
 from __future__ import annotations
@@ -266,10 +267,11 @@ def _exchange(code: str, lo: np.datetime64, hi: np.datetime64) -> Calendar:
     builds for the whole years around them (0.1-0.3 s; kept on disk, `calendar_cache`, and for
     the process, read-only)."""
     first, last = library_bounds(code, *_whole_years(lo, hi))
-    name = f"sessions-{code}-{first}-{last}-{library_version()}.npz"
-    kept = calendar_cache.read_arrays(name)
-    if kept is not None:
-        with contextlib.suppress(ModelFileError):  # damaged: built again below
+    tag = calendar_cache.tag(library_version())
+    name = f"sessions-{code.replace('/', '_')}-{first}-{last}-{tag}.npz" if tag else None
+    kept = calendar_cache.read_arrays(name) if name else None
+    if kept is not None and "hours" in kept[1]:
+        with contextlib.suppress(Exception):  # damaged: built again below
             return _cut(Calendar.from_arrays(*kept), lo, hi)
     with quietly():
         cal = xcals().get_calendar(code, start=pd.Timestamp(first), end=pd.Timestamp(last))
@@ -280,7 +282,8 @@ def _exchange(code: str, lo: np.datetime64, hi: np.datetime64) -> Calendar:
     whole = Calendar(
         code, cal.weekmask, sessions, hours, str(cal.tz), library_version(), first, last
     )
-    calendar_cache.write_arrays(name, *whole.to_arrays(hours=True))
+    if name:
+        calendar_cache.write_arrays(name, *whole.to_arrays(hours=True))
     return _cut(whole, lo, hi)
 
 

@@ -1,8 +1,10 @@
 """Shared fixtures: the installed CLI, models trained once per session, a throwaway PostgreSQL
-server and an empty database of each kind."""
+server and an empty database of each kind, and a temp folder of the run's own."""
 
 from __future__ import annotations
 
+import os
+import tempfile
 import uuid
 
 import pytest
@@ -22,6 +24,25 @@ from lstm_forecast.settings import TrainConfig
 from postgres import Server, binaries
 
 DATABASE_KINDS = ["postgresql", "sqlite", "duckdb"]
+
+
+@pytest.fixture(scope="session", autouse=True)
+def own_temp_folder(tmp_path_factory):
+    """The system temp folder of this run and of every command it starts, so that what the
+    tool keeps there (the calendar cache) starts empty and nothing is left from another run."""
+    from lstm_forecast import calendar_cache
+
+    folder = str(tmp_path_factory.mktemp("system-temp"))
+    saved = os.environ.get("TMPDIR"), tempfile.tempdir
+    os.environ["TMPDIR"], tempfile.tempdir = folder, folder
+    calendar_cache.folder.cache_clear()
+    yield
+    if saved[0] is None:
+        os.environ.pop("TMPDIR")
+    else:
+        os.environ["TMPDIR"] = saved[0]
+    tempfile.tempdir = saved[1]
+    calendar_cache.folder.cache_clear()
 
 
 @pytest.fixture

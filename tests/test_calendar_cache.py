@@ -7,6 +7,7 @@ import os
 import tempfile
 
 import numpy as np
+import pandas as pd
 import pytest
 
 from lstm_forecast import calendar_cache, calendar_inference, calendars
@@ -31,8 +32,13 @@ def _forget() -> None:
 
 def test_sessions_come_back_from_disk_as_built(cache, monkeypatch):
     built = calendars.resolve("XNYS", "2015-03-02", "2017-06-30")
+    direct = calendars.xcals().get_calendar(
+        "XNYS", start=pd.Timestamp(built.start), end=pd.Timestamp(built.end)
+    )  # what the library builds on the span itself
     files = sorted(p.name for p in cache.iterdir())
-    assert files == [f"sessions-XNYS-2015-01-01-2022-12-31-{calendars.library_version()}.npz"]
+    tag = calendar_cache.tag(calendars.library_version())
+    assert tag.startswith(f"{calendars.library_version()}-pandas{pd.__version__}-tz")
+    assert files == [f"sessions-XNYS-2015-01-01-2022-12-31-{tag}.npz"]  # whole years
     _forget()
     fail = lambda *a, **k: pytest.fail("the calendar was built again")  # noqa: E731
     monkeypatch.setattr(calendars.xcals(), "get_calendar", fail)
@@ -42,6 +48,9 @@ def test_sessions_come_back_from_disk_as_built(cache, monkeypatch):
     np.testing.assert_array_equal(again.sessions, built.sessions)
     np.testing.assert_array_equal(again.hours, built.hours)
     assert again.sessions[0] == np.datetime64("2015-03-02")  # cut to the span asked for
+    np.testing.assert_array_equal(again.sessions, direct.sessions.values.astype("datetime64[D]"))
+    np.testing.assert_array_equal(again.hours[:, 0], direct.opens_nanos)
+    np.testing.assert_array_equal(again.hours[:, 3], direct.closes_nanos)
     assert np.datetime64("2015-07-03") not in again.sessions  # Independence Day observed
     _forget()
     later = calendars.resolve("XNYS", "2015-06-01", "2017-09-29")  # other days, the same years
@@ -60,8 +69,10 @@ def test_holidays_are_kept_by_year_and_a_later_span_reads_them(cache, monkeypatc
     again, named_again, _ = calendar_inference._holidays("XLON", first, last)
     np.testing.assert_array_equal(again, holidays)
     assert dict(named_again) == dict(named)
-    inner = calendar_inference._holidays("XLON", np.datetime64("2015-01-05"), last)[0]
-    assert np.array_equal(inner, holidays[holidays >= np.datetime64("2015-01-05")])
+    later = np.datetime64("2015-01-05")
+    inner = calendar_inference._holidays("XLON", later, last)[0]
+    span = np.arange(later, last + 1)
+    np.testing.assert_array_equal(np.isin(span, inner), np.isin(span, holidays))
 
 
 def test_a_damaged_entry_is_computed_again(cache):
@@ -72,12 +83,36 @@ def test_a_damaged_entry_is_computed_again(cache):
     again = calendars.resolve("XNYS", "2015-03-02", "2017-06-30")
     np.testing.assert_array_equal(again.sessions, built.sessions)
     assert calendar_cache.read_arrays(entry.name) is not None  # written whole again
-    holidays = cache / f"holidays-XLON-{calendars.library_version()}.json"
-    holidays.write_text('{"weekmask": "1111100", "years": {"2015": {"ruled": [1]}}}')
+    entry.write_bytes(b"\x93NUMPY not an archive")  # an .npy where an .npz belongs
+    _forget()
+    np.testing.assert_array_equal(
+        calendars.resolve("XNYS", "2015-03-02", "2017-06-30").sessions, built.sessions
+    )
+    tag = calendar_cache.tag(calendars.library_version())
+    holidays = cache / f"holidays-XLON-{tag}.json"
+    holidays.write_text(
+        '{"weekmask": "1111100", "years": {"2015": {"ruled": ["not a date"], "names": ["x"],'
+        ' "adhoc": []}}}'
+    )
     days = calendar_inference._holidays(
         "XLON", np.datetime64("2015-01-02"), np.datetime64("2015-12-31")
     )
     assert np.datetime64("2015-12-25") in days[0]
+
+
+def test_the_folder_is_private_whatever_the_umask_and_never_the_working_folder(
+    cache, monkeypatch, tmp_path
+):
+    old = os.umask(0o002)
+    try:
+        assert calendar_cache.folder() == cache
+    finally:
+        os.umask(old)
+    assert cache.stat().st_mode & 0o777 == cache.parent.stat().st_mode & 0o777 == 0o700
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))  # as when no temp folder is usable
+    calendar_cache.folder.cache_clear()
+    assert calendar_cache.folder() is None
 
 
 def test_a_folder_others_may_write_is_not_used(cache, monkeypatch):
