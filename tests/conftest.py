@@ -4,6 +4,7 @@ server and an empty database of each kind, and a temp folder of the run's own.""
 from __future__ import annotations
 
 import os
+import shutil
 import tempfile
 import uuid
 
@@ -27,12 +28,14 @@ DATABASE_KINDS = ["postgresql", "sqlite", "duckdb"]
 
 
 @pytest.fixture(scope="session", autouse=True)
-def own_temp_folder(tmp_path_factory):
+def own_temp_folder():
     """The system temp folder of this run and of every command it starts, so that what the
-    tool keeps there (the calendar cache) starts empty and nothing is left from another run."""
+    tool keeps there (the calendar cache) starts empty and nothing is left from another run.
+    Others may enter it (not list it): the PostgreSQL server runs as its own OS user."""
     from lstm_forecast import calendar_cache
 
-    folder = str(tmp_path_factory.mktemp("system-temp"))
+    folder = tempfile.mkdtemp(prefix="lstm-forecast-tests-")
+    os.chmod(folder, 0o711)
     saved = os.environ.get("TMPDIR"), tempfile.tempdir
     os.environ["TMPDIR"], tempfile.tempdir = folder, folder
     calendar_cache.folder.cache_clear()
@@ -43,6 +46,7 @@ def own_temp_folder(tmp_path_factory):
         os.environ["TMPDIR"] = saved[0]
     tempfile.tempdir = saved[1]
     calendar_cache.folder.cache_clear()
+    shutil.rmtree(folder, ignore_errors=True)
 
 
 @pytest.fixture
