@@ -28,12 +28,13 @@ DATABASE_KINDS = ["postgresql", "sqlite", "duckdb"]
 
 
 @pytest.fixture(scope="session", autouse=True)
-def own_temp_folder():
+def own_temp_folder(tmp_path_factory):
     """The system temp folder of this run and of every command it starts, so that what the
     tool keeps there (the calendar cache) starts empty and nothing is left from another run.
     Others may enter it (not list it): the PostgreSQL server runs as its own OS user."""
     from lstm_forecast import calendar_cache
 
+    tmp_path_factory.getbasetemp()  # pytest's own folders stay where they always are
     folder = tempfile.mkdtemp(prefix="lstm-forecast-tests-")
     os.chmod(folder, 0o711)
     saved = os.environ.get("TMPDIR"), tempfile.tempdir
