@@ -4,9 +4,10 @@ Choosing and building a calendar is most of a small `train`'s loading (about 0.8
 sp500.csv): the holiday rules of twenty-odd exchanges, then the chosen exchange's sessions.
 Both depend only on the library's version and the years asked for, so a nightly run that adds
 a row a day recomputes nothing: holidays are kept per exchange and year, sessions per exchange
-and span of whole years. Entries are named with the library's version, written atomically,
-read with numpy (no pickles) and trusted only in this user's own folder that no one else may
-write; any failure to read or write falls back to computing, so the cache never fails a run.
+and span of whole years. Entries are named with the versions that computed them, written
+atomically (`artifacts.atomic_write`), read with numpy and JSON (no pickles) and trusted only in
+this user's own folder that no one else may write; any failure to read or write falls back to
+computing, so the cache never fails a run.
 """
 
 from __future__ import annotations
@@ -91,20 +92,13 @@ def read(name: str) -> bytes | None:
 
 def write(name: str, data: bytes) -> None:
     """Keep `data` under `name`, replacing what was there whole or not at all."""
+    from lstm_forecast.artifacts import atomic_write
+    from lstm_forecast.errors import ModelFileError
+
     where = folder()
-    if where is None:
-        return
-    try:
-        fd, tmp = tempfile.mkstemp(prefix=f".{name}.", suffix=".tmp", dir=where)
-    except OSError:
-        return
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-        os.replace(tmp, where / name)
-    except OSError:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
+    if where is not None:
+        with contextlib.suppress(OSError, ModelFileError):  # not kept: computed next time
+            atomic_write(where / name, data)
 
 
 def read_arrays(name: str) -> tuple[dict, dict[str, np.ndarray]] | None:

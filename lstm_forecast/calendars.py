@@ -270,8 +270,8 @@ def _exchange(code: str, lo: np.datetime64, hi: np.datetime64) -> Calendar:
     tag = calendar_cache.tag(library_version())
     name = f"sessions-{code.replace('/', '_')}-{first}-{last}-{tag}.npz" if tag else None
     kept = calendar_cache.read_arrays(name) if name else None
-    if kept is not None and "hours" in kept[1]:
-        with contextlib.suppress(Exception):  # damaged: built again below
+    if kept is not None:
+        with contextlib.suppress(Exception):  # damaged (or without hours): built again below
             return _cut(Calendar.from_arrays(*kept), lo, hi)
     with quietly():
         cal = xcals().get_calendar(code, start=pd.Timestamp(first), end=pd.Timestamp(last))
@@ -349,6 +349,7 @@ def is_intraday(frequency: str | None) -> bool:
     return frequency is not None and re.fullmatch(r"\d*(min|h|s)", frequency) is not None
 
 
+@functools.lru_cache(maxsize=1)
 def library_version() -> str | None:
     """The installed exchange_calendars version (None when it is not installed), unimported.
 

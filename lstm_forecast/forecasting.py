@@ -247,18 +247,18 @@ def tail_forecasts(
     run = runner(card, weights)
     ids = card.series_ids()
     by_name = {s.name: s for s in dataset.series}
-    rows, jobs = [], []
     for ref in reference.series:
         if ref.name not in ids:
             raise DataError(f"{dataset.source}: the model has no series '{ref.name}'")
-        s = by_name[ref.name]
-        first = max(ref.n_train - 1, card.config.lookback - 1)
-        origins = np.arange(first, len(s) - reference.network.horizon)
-        stats = card.series[ids[s.name]].stats
-        prep = windows.prepare(s, stats, card.transform, card.config.date_features)
-        jobs.append((prep, ids[s.name], origins))
-        rows.append((s, origins, prep))
-    preds = raw_many(card, run, jobs)
+    chosen = [by_name[ref.name] for ref in reference.series]
+    stats = [card.series[ids[s.name]].stats for s in chosen]
+    preps = windows.prepare_many(chosen, stats, card.transform, card.config.date_features)
+    horizon, lookback = reference.network.horizon, card.config.lookback
+    rows = [
+        (s, np.arange(max(ref.n_train - 1, lookback - 1), len(s) - horizon), prep)
+        for ref, s, prep in zip(reference.series, chosen, preps, strict=True)
+    ]
+    preds = raw_many(card, run, [(prep, ids[s.name], o) for s, o, prep in rows])
     truths = [windows.targets(prep, card.network.horizon)[o] for _, o, prep in rows]
     levels, mid = list(card.network.quantiles), card.network.median_index
     crossed = calibration.cross_fitted(preds, truths, levels, mid)

@@ -53,23 +53,23 @@ def find_gaps(s: Series, frequency: str | None, report: Report) -> None:
     """Warn about steps much longer than the frequency's (holidays allowed for)."""
     if frequency is None:
         return
-    if frequency == "B":  # numpy alone: this runs for every series of a universe
-        days = np.asarray(s.index).astype("datetime64[D]")
+    index = np.asarray(s.index)  # numpy until a gap is named: this runs for every series
+    if frequency == "B":
+        days = index.astype("datetime64[D]")
         long = np.busday_count(days[:-1], days[1:]) > 3
         limit = "over 2 business days missing"
     else:
-        idx = pd.DatetimeIndex(s.index)
-        delta = idx[1:] - idx[:-1]
-        step = pd.Series(delta).median()
-        long = np.asarray(delta / step > 3)
+        delta = pd.Series(np.diff(index))
+        step = delta.median()
+        long = (delta / step > 3).to_numpy()
         limit = f"over 3 steps of {frequency}"
         if step < pd.Timedelta(days=1) and long.mean() > 0.05:  # trading sessions
-            long = np.asarray(delta > pd.Timedelta(days=4))
+            long = (delta > pd.Timedelta(days=4)).to_numpy()
             limit = "over 4 days"
     hits = np.flatnonzero(long)
     if not len(hits):
         return
-    idx = pd.DatetimeIndex(s.index)
+    idx = pd.DatetimeIndex(index)
     spans = [(stamp(idx[i]), stamp(idx[i + 1])) for i in hits]
     info = report.per_series[s.name]
     info["gaps"] = [list(p) for p in spans[:5]]
