@@ -223,26 +223,37 @@ def _read(path: str | Path, expected: str, what: str) -> tuple[dict, dict[str, n
 
 @contextlib.contextmanager
 def model_lock(model_path: str | Path, wait: float = 0.0) -> Iterator[None]:
-    """Hold `MODEL.lock` while writing a model; BusyError when another run holds it."""
-    from filelock import FileLock, Timeout
-
+    """Hold an exclusive lock on `MODEL.lock` while writing a model, waiting up to `wait`
+    seconds for another run's; BusyError when it is still held. The kernel drops the lock of
+    a process that dies, so a crash leaves no stale lock (the empty file stays)."""
     check_writable(model_path)
     path = f"{model_path}.lock"
-    try:  # filelock reports every failure as a timeout: "busy" must mean busy
-        os.close(os.open(path, os.O_RDWR | os.O_CREAT, 0o666))
+    try:
+        fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o666)
     except OSError as exc:
         raise ModelFileError(
             f"{model_path}: cannot create the lock file {path} ({exc.strerror})"
         ) from None
-    lock = FileLock(path)
     try:
-        lock.acquire(timeout=wait)
-    except Timeout:
-        raise BusyError(
-            f"{model_path}: another run is writing this model "
-            f"(lock {path}); try later or pass --wait SECONDS"
-        ) from None
-    try:
+        deadline = time.monotonic() + wait
+        while not _locked(fd, path):
+            if (left := deadline - time.monotonic()) <= 0:
+                raise BusyError(
+                    f"{model_path}: another run is writing this model "
+                    f"(lock {path}); try later or pass --wait SECONDS"
+                )
+            time.sleep(min(0.05, left))
         yield
     finally:
-        lock.release()
+        os.close(fd)  # releases the lock
+
+
+def _locked(fd: int, path: str) -> bool:
+    """Take the exclusive lock on `fd` if it is free; False when another holds it."""
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return False
+    except OSError as exc:  # no locks on this file system (some network mounts)
+        raise ModelFileError(f"cannot lock {path} ({exc.strerror})") from None
+    return True

@@ -188,15 +188,44 @@ def test_paths_that_cannot_take_a_file_are_refused(tmp_path):
     artifacts.check_writable(tmp_path / "m.lstm")  # a new file in an existing folder is fine
 
 
-def test_a_held_lock_is_busy(tmp_path):
-    from filelock import FileLock
+HOLD_LOCK = """
+import sys, time
+from lstm_forecast import artifacts
+with artifacts.model_lock(sys.argv[1].removesuffix(".lock")):
+    print("held", flush=True)
+    time.sleep(float(sys.argv[2]))
+"""
 
+
+def test_a_held_lock_is_busy(tmp_path):
     model = tmp_path / "m.lstm"
     with (
-        FileLock(f"{model}.lock"),
+        artifacts.model_lock(model),  # another run's: a lock of its own open file
         pytest.raises(BusyError, match="another run"),
         artifacts.model_lock(model, wait=0.0),
     ):
         pass
     with artifacts.model_lock(model):  # free again
         assert (tmp_path / "m.lstm.lock").exists()
+
+
+def test_a_lock_waits_for_a_holder_that_lets_go_and_a_dead_holder_leaves_none(tmp_path):
+    model = tmp_path / "m.lstm"
+    holder = subprocess.Popen(
+        [sys.executable, "-c", HOLD_LOCK, model, "0.3"], stdout=subprocess.PIPE
+    )
+    assert holder.stdout.readline() == b"held\n"
+    started = time.monotonic()
+    with artifacts.model_lock(model, wait=10.0):
+        waited = time.monotonic() - started
+    assert holder.wait() == 0 and 0.1 < waited < 5.0
+    holder = subprocess.Popen(
+        [sys.executable, "-c", HOLD_LOCK, model, "600"], stdout=subprocess.PIPE
+    )
+    assert holder.stdout.readline() == b"held\n"
+    with pytest.raises(BusyError), artifacts.model_lock(model, wait=0.0):
+        pass
+    holder.kill()  # a run that dies holding the lock leaves no stale lock behind
+    holder.wait()
+    with artifacts.model_lock(model, wait=0.0):
+        pass

@@ -295,11 +295,11 @@ def test_reader_closing_the_pipe_ends_quietly(trained, tmp_path):
 
 @pytest.mark.slow
 def test_busy_model_exits_75(tmp_path):
-    from filelock import FileLock
+    from lstm_forecast.artifacts import model_lock
 
     data = write_prices(tmp_path / "p.csv", random_walk_prices(300, seed=1))
     model = tmp_path / "m.lstm"
-    with FileLock(f"{model}.lock"):
+    with model_lock(model):
         proc = run_cli("train", data, "--model", model, *TRAIN)
     assert proc.returncode == 75 and "another run" in proc.stderr
     assert not model.exists()
