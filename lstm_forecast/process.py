@@ -10,6 +10,7 @@ command line or of an error has every database URL's password hidden (`db_url.re
 
 from __future__ import annotations
 
+import gc
 import os
 import signal
 import sys
@@ -209,6 +210,10 @@ def run(app: typer.Typer, renamed: dict[str, str] | None = None) -> NoReturn:
     import time
 
     started = time.time()
+    # A command's imports (torch, pandas, calendars) leave some 230,000 objects that live as
+    # long as the process. At the default thresholds a `train` runs the collector 550 times,
+    # 4 of them full passes over all of those (0.45 s); young passes 14 times rarer: 0.2 s.
+    gc.set_threshold(10_000, 10, 10)
     had_torch = "torch" in sys.modules  # loaded by whoever called us, who will tear it down
     signal.signal(signal.SIGTERM, _on_sigterm)
     code, error, metrics = 0, None, None
