@@ -17,6 +17,7 @@ from lstm_forecast import calendar_cache, calendar_inference, calendars
 def cache(tmp_path, monkeypatch):
     """An empty cache in a fresh temp folder, and no calendar kept in this process."""
     monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    monkeypatch.setenv("TMPDIR", str(tmp_path))
     for cached in (calendar_cache.folder, calendars._exchange, calendar_inference._holidays):
         cached.cache_clear()
     yield tmp_path / f"lstm-forecast-{os.getuid()}" / "calendars"
@@ -109,8 +110,14 @@ def test_the_folder_is_private_whatever_the_umask_and_never_the_working_folder(
     finally:
         os.umask(old)
     assert cache.stat().st_mode & 0o777 == cache.parent.stat().st_mode & 0o777 == 0o700
-    monkeypatch.chdir(tmp_path)
-    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))  # as when no temp folder is usable
+    monkeypatch.chdir(tmp_path)  # a run started in the temp folder itself (cron: cd /tmp)
+    calendar_cache.folder.cache_clear()
+    assert calendar_cache.folder() == cache
+    elsewhere = tmp_path / "work"
+    elsewhere.mkdir()
+    monkeypatch.chdir(elsewhere)
+    monkeypatch.delenv("TMPDIR")
+    monkeypatch.setattr(tempfile, "tempdir", str(elsewhere))  # as when no temp folder is usable
     calendar_cache.folder.cache_clear()
     assert calendar_cache.folder() is None
 
