@@ -24,7 +24,14 @@ import numpy as np
 import pandas as pd
 
 from lstm_forecast import calendar_cache
-from lstm_forecast.calendars import WEEKMASKS, library_bounds, library_version, quietly, xcals
+from lstm_forecast.calendars import (
+    WEEKMASKS,
+    library_bounds,
+    library_facts,
+    library_version,
+    quietly,
+    xcals,
+)
 
 # Tried by `auto`, major markets first; of calendars with the same sessions over the data, the
 # first here is the answer. XKRX is left out: its lunisolar rules alone take about 1.4 s.
@@ -364,4 +371,4 @@ def _clipped(rule: Any, a: pd.Timestamp, b: pd.Timestamp) -> Any:
 
 
 def _aliases(code: str) -> list[str]:
-    return xcals().names_to_aliases().get(code, [])
+    return [str(a) for a in library_facts()["aliases"].get(code, [])]

@@ -3,8 +3,12 @@ trusted in a folder others may write, never failing a run."""
 
 from __future__ import annotations
 
+import json
 import os
+import subprocess
+import sys
 import tempfile
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -12,23 +16,26 @@ import pytest
 
 from lstm_forecast import calendar_cache, calendar_inference, calendars
 
+DATA = Path(__file__).parent / "data"
+KEPT = (calendars._exchange, calendar_inference._holidays, calendars.library_facts)
+
 
 @pytest.fixture
 def cache(tmp_path, monkeypatch):
     """An empty cache in a fresh temp folder, and no calendar kept in this process."""
     monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
     monkeypatch.setenv("TMPDIR", str(tmp_path))
-    for cached in (calendar_cache.folder, calendars._exchange, calendar_inference._holidays):
+    for cached in (calendar_cache.folder, *KEPT):
         cached.cache_clear()
     yield tmp_path / f"lstm-forecast-{os.getuid()}" / "calendars"
-    for cached in (calendar_cache.folder, calendars._exchange, calendar_inference._holidays):
+    for cached in (calendar_cache.folder, *KEPT):
         cached.cache_clear()
 
 
 def _forget() -> None:
     """A new process: the disk cache stays, the in-process ones go."""
-    calendars._exchange.cache_clear()
-    calendar_inference._holidays.cache_clear()
+    for cached in KEPT:
+        cached.cache_clear()
 
 
 def test_sessions_come_back_from_disk_as_built(cache, monkeypatch):
@@ -39,7 +46,7 @@ def test_sessions_come_back_from_disk_as_built(cache, monkeypatch):
     files = sorted(p.name for p in cache.iterdir())
     tag = calendar_cache.tag(calendars.library_version())
     assert tag.startswith(f"{calendars.library_version()}-pandas{pd.__version__}-tz")
-    assert files == [f"sessions-XNYS-2015-01-01-2022-12-31-{tag}.npz"]  # whole years
+    assert files == [f"library-{tag}.json", f"sessions-XNYS-2015-01-01-2022-12-31-{tag}.npz"]
     _forget()
     fail = lambda *a, **k: pytest.fail("the calendar was built again")  # noqa: E731
     monkeypatch.setattr(calendars.xcals(), "get_calendar", fail)
@@ -78,7 +85,7 @@ def test_holidays_are_kept_by_year_and_a_later_span_reads_them(cache, monkeypatc
 
 def test_a_damaged_entry_is_computed_again(cache):
     built = calendars.resolve("XNYS", "2015-03-02", "2017-06-30")
-    (entry,) = cache.iterdir()
+    (entry,) = cache.glob("sessions-*")
     entry.write_bytes(b"PK\x03\x04 not a whole file")
     _forget()
     again = calendars.resolve("XNYS", "2015-03-02", "2017-06-30")
@@ -99,6 +106,31 @@ def test_a_damaged_entry_is_computed_again(cache):
         "XLON", np.datetime64("2015-01-02"), np.datetime64("2015-12-31")
     )
     assert np.datetime64("2015-12-25") in days[0]
+
+
+LOAD = "import sys; from lstm_forecast import api; d = api.load_data(sys.argv[1]); " + (
+    "print(d.exchange, 'exchange_calendars' in sys.modules)"
+)
+
+
+def test_a_run_whose_calendars_are_kept_does_not_import_the_library(cache):
+    data = str(DATA / "goog_yahoo.csv")
+    runs = [subprocess.run([sys.executable, "-c", LOAD, data], capture_output=True, text=True)]
+    runs.append(subprocess.run([sys.executable, "-c", LOAD, data], capture_output=True, text=True))
+    assert [r.stdout.split() for r in runs] == [["XNYS", "True"], ["XNYS", "False"]]
+    tag = calendar_cache.tag(calendars.library_version())
+    facts = cache / f"library-{tag}.json"
+    assert calendars.library_facts() == json.loads(facts.read_text())
+    assert calendars.check_code("nasdaq") == "XNYS" and calendars.check_code("xlon") == "XLON"
+    for damaged in ("{not json", '{"names": {"XNYS": "XNYS"}, "bounds": {}, "aliases": {}}'):
+        facts.write_text(damaged)  # cut short, or a name whose calendar has no bounds
+        _forget()
+        first = calendars.xcals().get_calendar("XSHG").bound_min()  # the library's own bound
+        assert calendars.library_bounds(
+            "XSHG", np.datetime64("1980-01-01"), np.datetime64("2000-01-01")
+        ) == (np.datetime64(first.date(), "D"), np.datetime64("2000-01-01"))
+        assert calendars.check_code("nasdaq") == "XNYS"
+        assert json.loads(facts.read_text())["names"]["NASDAQ"] == "XNYS"  # written whole again
 
 
 def test_the_folder_is_private_whatever_the_umask_and_never_the_working_folder(
