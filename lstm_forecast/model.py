@@ -46,7 +46,7 @@ class LSTMForecaster(nn.Module):
         quantiles at the time steps from `first` on (negative: counted from the end).
 
         The LSTM runs over every step; only the steps asked for go through dropout and the head
-        (training scores the last `chunk` of 75, a forecast the last one). `keep` (batch, time,
+        (training scores the last `chunk` of 91, a forecast the last one). `keep` (batch, time,
         hidden) is the dropout mask of the LSTM's output, already scaled (training draws it
         per segment, so that any number of processes drop the same units); without it, the
         output goes through ordinary dropout."""
