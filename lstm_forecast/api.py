@@ -27,7 +27,7 @@ from lstm_forecast import artifacts, forecasting
 from lstm_forecast.errors import ConfigError, DataError, ForecastError
 from lstm_forecast.formats import timestamp
 from lstm_forecast.loading import Dataset, LoadOptions, load
-from lstm_forecast.settings import TrainConfig, loader_features
+from lstm_forecast.settings import TrainConfig, differences, loader_features
 from lstm_forecast.spec import ModelCard
 
 if TYPE_CHECKING:
@@ -221,10 +221,10 @@ def _resume_state(ckpt_path: Path, config: TrainConfig) -> tuple[dict, dict]:
     """The checkpoint's tensors and state, when made with these settings (training checks
     that it was made on the same data)."""
     saved, tensors = artifacts.load_checkpoint(ckpt_path)
-    if TrainConfig.from_dict(saved["config"]) != config:
+    if (stored := TrainConfig.from_dict(saved["config"])) != config:
         raise ConfigError(
-            f"{ckpt_path}: the checkpoint was made with other settings; "
-            f"resume with the same options"
+            f"{ckpt_path}: the checkpoint was made with other settings "
+            f"({differences(stored.to_dict(), config.to_dict())}); resume with the same options"
         )
     return tensors, saved
 

@@ -225,35 +225,47 @@ def _read(path: str | Path, expected: str, what: str) -> tuple[dict, dict[str, n
 def model_lock(model_path: str | Path, wait: float = 0.0) -> Iterator[None]:
     """Hold an exclusive lock on `MODEL.lock` while writing a model, waiting up to `wait`
     seconds for another run's; BusyError when it is still held. The kernel drops the lock of
-    a process that dies, so a crash leaves no stale lock (the empty file stays)."""
+    a process that dies, so a crash leaves no stale lock: the empty file stays, and must (a run
+    that finds it removed makes a new one, which another run holding the old one does not
+    lock). A file removed or replaced just as it is locked is opened and locked again."""
     check_writable(model_path)
     path = f"{model_path}.lock"
-    try:
-        fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o666)
-    except OSError as exc:
-        raise ModelFileError(
-            f"{model_path}: cannot create the lock file {path} ({exc.strerror})"
-        ) from None
-    try:
-        deadline = time.monotonic() + wait
-        while not _locked(fd, path):
-            if (left := deadline - time.monotonic()) <= 0:
-                raise BusyError(
-                    f"{model_path}: another run is writing this model "
-                    f"(lock {path}); try later or pass --wait SECONDS"
-                )
-            time.sleep(min(0.05, left))
-        yield
-    finally:
-        os.close(fd)  # releases the lock
+    deadline = time.monotonic() + wait
+    while True:
+        try:
+            fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o666)
+        except OSError as exc:
+            raise ModelFileError(
+                f"{model_path}: cannot create the lock file {path} ({exc.strerror})"
+            ) from None
+        try:
+            got = _locked(fd, model_path, path)
+            if got:
+                yield
+                return
+        finally:
+            os.close(fd)  # releases the lock
+        if got is None:
+            continue  # the file was replaced as it was locked: lock the new one
+        if (left := deadline - time.monotonic()) <= 0:
+            raise BusyError(
+                f"{model_path}: another run is writing this model "
+                f"(lock {path}); try later or pass --wait SECONDS"
+            )
+        time.sleep(min(0.05, left))
 
 
-def _locked(fd: int, path: str) -> bool:
-    """Take the exclusive lock on `fd` if it is free; False when another holds it."""
+def _locked(fd: int, model_path: str | Path, path: str) -> bool | None:
+    """Take the exclusive lock on `fd` if it is free: True when it is still the file at `path`,
+    None when that was removed or replaced meanwhile, False when another run holds it."""
     try:
         fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
     except BlockingIOError:
         return False
     except OSError as exc:  # no locks on this file system (some network mounts)
-        raise ModelFileError(f"cannot lock {path} ({exc.strerror})") from None
-    return True
+        raise ModelFileError(f"{model_path}: cannot lock {path} ({exc.strerror})") from None
+    try:
+        mine, there = os.fstat(fd), os.stat(path)
+    except FileNotFoundError:
+        return None
+    return True if (mine.st_dev, mine.st_ino) == (there.st_dev, there.st_ino) else None

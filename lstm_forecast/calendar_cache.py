@@ -64,7 +64,7 @@ def folder() -> Path | None:
     if not hasattr(os, "getuid"):
         return None
     try:
-        temp = Path(tempfile.gettempdir()).resolve()
+        temp = Path(os.path.realpath(tempfile.gettempdir()))
         if temp not in _temp_folders():  # none was usable: gettempdir's last resort, the cwd
             return None
         mine = temp / f"lstm-forecast-{os.getuid()}"
@@ -85,7 +85,7 @@ def _temp_folders() -> set[Path]:
     """The folders gettempdir tries before falling back on the working folder (which may
     well be one of them: a cron job that runs in /tmp)."""
     named = [os.environ.get(key) for key in ("TMPDIR", "TEMP", "TMP")]
-    return {Path(p).resolve() for p in [*named, "/tmp", "/var/tmp", "/usr/tmp"] if p}
+    return {Path(os.path.realpath(p)) for p in [*named, "/tmp", "/var/tmp", "/usr/tmp"] if p}
 
 
 def read(name: str) -> bytes | None:

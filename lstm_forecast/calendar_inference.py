@@ -371,4 +371,4 @@ def _clipped(rule: Any, a: pd.Timestamp, b: pd.Timestamp) -> Any:
 
 
 def _aliases(code: str) -> list[str]:
-    return [str(a) for a in library_facts()["aliases"].get(code, [])]
+    return library_facts()["aliases"].get(code, [])

@@ -17,7 +17,8 @@ so a model used after an upgrade that adds a holiday (as Juneteenth was added), 
 training, still dates correctly, and a date beyond the library's own range is an error naming
 it. `train` builds calendars; what it computes, and what it asks of the library (names, bounds,
 aliases), is kept between runs in the user's temp folder (`calendar_cache`), under the versions
-that computed it, so a run whose calendars are kept does not import exchange_calendars at all.
+that computed it, so a run on daily data whose calendars are kept does not import
+exchange_calendars at all.
 """
 
 from __future__ import annotations
@@ -414,28 +415,25 @@ def library_bounds(
 ) -> tuple[np.datetime64, np.datetime64]:
     """`lo`..`hi` clipped to the range exchange_calendars can evaluate for `code`."""
     first, last = library_facts()["bounds"][code]
-    if first is not None:
-        lo = max(lo, np.datetime64(first, "D"))
-    if last is not None:
-        hi = min(hi, np.datetime64(last, "D"))
-    return lo, hi
+    return (lo if first is None else max(lo, first)), (hi if last is None else min(hi, last))
 
 
 @functools.lru_cache(maxsize=1)
 def library_facts() -> dict:
     """What is asked of exchange_calendars besides sessions and holidays, kept on disk beside
-    them (`calendar_cache`), so that a run whose calendars are kept does not import it (0.14 s):
-    {"names": {NAME or ALIAS in capitals: its calendar's code}, "bounds": {code: [first day,
-    last day], None where unbounded}, "aliases": {code: [its aliases]}}."""
+    them (`calendar_cache`), so that a run whose calendars are kept need not import it (0.14 s;
+    intraday files still do, to match their bars to exchanges' hours): {"names": {NAME or
+    ALIAS in capitals: its calendar's code}, "bounds": {code: (first day, last day), None where
+    unbounded}, "aliases": {code: [its aliases]}}."""
     tag = calendar_cache.tag(library_version())
     name = f"library-{tag}.json" if tag else None
     kept = calendar_cache.read(name) if name else None
-    with contextlib.suppress(ValueError, TypeError, AttributeError):  # damaged: asked again
-        if kept is not None and _facts_whole(facts := json.loads(kept)):
-            return facts
+    with contextlib.suppress(ValueError, TypeError, KeyError, AttributeError):  # damaged
+        if kept is not None:
+            return _facts(json.loads(kept))
     lib = xcals()
     factories = lib.calendar_utils._default_calendar_factories
-    facts = {
+    found = {
         "names": {
             n.upper(): lib.resolve_alias(n) for n in lib.get_calendar_names(include_aliases=True)
         },
@@ -446,23 +444,29 @@ def library_facts() -> dict:
         "aliases": {code: list(names) for code, names in lib.names_to_aliases().items()},
     }
     if name:
-        calendar_cache.write(name, json.dumps(facts).encode())
-    return facts
+        calendar_cache.write(name, json.dumps(found).encode())
+    return _facts(found)
 
 
-def _facts_whole(facts: Any) -> bool:
-    """Whether `library_facts` read back has every part, of the types it needs."""
-    names, bounds = facts.get("names"), facts.get("bounds")
-    return (
-        isinstance(names, dict)
-        and isinstance(bounds, dict)
-        and isinstance(facts.get("aliases"), dict)
-        and all(isinstance(v, str) and v in bounds for v in names.values())
-        and all(
-            isinstance(b, list) and len(b) == 2 and all(d is None or isinstance(d, str) for d in b)
-            for b in bounds.values()
-        )
-    )
+def _facts(data: Any) -> dict:
+    """`library_facts` from its JSON form, every part checked: ValueError (or TypeError,
+    KeyError) for anything else."""
+    bounds = {
+        str(code): tuple(_bound(day) for day in pair) for code, pair in data["bounds"].items()
+    }
+    names = {str(key): str(code) for key, code in data["names"].items()}
+    aliases = {str(code): [str(a) for a in given] for code, given in data["aliases"].items()}
+    if any(len(pair) != 2 for pair in bounds.values()) or not set(names.values()) <= set(bounds):
+        raise ValueError("not the library's facts")
+    if not all(isinstance(given, list) for given in data["aliases"].values()):
+        raise ValueError("not the library's facts")
+    return {"names": names, "bounds": bounds, "aliases": aliases}
+
+
+def _bound(day: Any) -> np.datetime64 | None:
+    if day is not None and not isinstance(day, str):
+        raise ValueError(f"not a day: {day!r}")
+    return None if day is None else np.datetime64(day, "D")
 
 
 def _within(bars: np.ndarray, lo: int, hi: int, closing: bool) -> np.ndarray:

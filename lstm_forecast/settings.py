@@ -91,6 +91,16 @@ class TrainConfig:
         return cls(**{k: v for k, v in renamed(data).items() if k in known})
 
 
+def differences(stored: dict, current: dict) -> str:
+    """The settings in which `current` differs from `stored`, with both values, for a message
+    that says how to resume as a run was begun: "batch_size=32 (now 16), chunk=16 (now 32)"."""
+    return ", ".join(
+        f"{key}={stored.get(key)!r} (now {value!r})"
+        for key, value in current.items()
+        if stored.get(key) != value
+    )
+
+
 def renamed(config: dict) -> dict:
     """Stored settings with the names of this version: `calendar` (before format 3) is
     `date_features`, the day-of-week and month inputs."""

@@ -345,12 +345,12 @@ class Trainer:
         return loss.detach() * n, n
 
     def reseed(self, seed: int) -> None:
-        """Seed the random streams the step draws from: the CPU's, and the GPU's when training
-        on one. (torch.manual_seed also queues the seed for every accelerator not yet started,
-        formatting a stack trace for each: 3 ms a step under the command line.)"""
+        """Seed the random streams the step draws from: the CPU's, and the GPUs' when training
+        on one, as torch.manual_seed does; but that also queues the seed for every accelerator
+        not yet started, formatting a stack trace for each: 3 ms a step under the command line."""
         torch.default_generator.manual_seed(seed)
         if self.device.type == "cuda":
-            torch.cuda.manual_seed(seed)
+            torch.cuda.manual_seed_all(seed)
 
     @torch.no_grad()
     def validation_sums(self) -> tuple[float, int]:

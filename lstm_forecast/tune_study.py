@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 
 from lstm_forecast.db_url import is_url, redact
 from lstm_forecast.errors import ConfigError, ForecastError, Interrupted, Unavailable
+from lstm_forecast.settings import differences
 from lstm_forecast.tuning import Setup, TrialFailed, objective, stopped, this_process
 
 if TYPE_CHECKING:
@@ -107,6 +108,8 @@ def open_study(url: str, name: str, setup: Setup, trials: int) -> optuna.Study:
         study.set_user_attr("settings", found)
     elif saved != found:
         differ = ", ".join(k for k in found if saved.get(k) != found[k])
+        if "base" in differ:
+            differ += f" ({differences(saved.get('base') or {}, found['base'])})"
         raise ConfigError(
             f"study '{name}' in {shown(url)} was made with other {differ}; resume it with the "
             f"same data and options, or start another with --study NAME"

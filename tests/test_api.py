@@ -13,7 +13,7 @@ import pytest
 
 from helpers import BOKEH, WALK_CONFIG, long_prices, sine, store_lake, write_sequence
 from lstm_forecast import api, artifacts
-from lstm_forecast.errors import DataError, Interrupted
+from lstm_forecast.errors import ConfigError, DataError, Interrupted
 from lstm_forecast.loading import LoadOptions
 from lstm_forecast.settings import TrainConfig
 
@@ -102,6 +102,11 @@ def test_a_signal_saves_a_checkpoint_and_resume_ends_with_the_uninterrupted_mode
     ckpt = artifacts.checkpoint_path(model)
     assert ckpt.exists() and not model.exists()
     assert artifacts.load_checkpoint(ckpt)[0]["loop"]["epoch"] == 1
+    other = dataclasses.replace(config, batch_size=config.batch_size + 1)
+    with pytest.raises(ConfigError, match="other settings") as refused:
+        api.train(walk_file, model, other, threads=1, resume=True)
+    was = config.batch_size
+    assert f"(batch_size={was} (now {was + 1})); resume with the same" in str(refused.value)
     resumed = api.train(walk_file, model, config, threads=1, resume=True)
     assert not ckpt.exists() and resumed.card.training.epochs_run == 3
     straight = api.train(walk_file, tmp_path / "straight.lstm", config, threads=1)

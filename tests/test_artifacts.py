@@ -191,7 +191,7 @@ def test_paths_that_cannot_take_a_file_are_refused(tmp_path):
 HOLD_LOCK = """
 import sys, time
 from lstm_forecast import artifacts
-with artifacts.model_lock(sys.argv[1].removesuffix(".lock")):
+with artifacts.model_lock(sys.argv[1]):
     print("held", flush=True)
     time.sleep(float(sys.argv[2]))
 """
@@ -211,21 +211,55 @@ def test_a_held_lock_is_busy(tmp_path):
 
 def test_a_lock_waits_for_a_holder_that_lets_go_and_a_dead_holder_leaves_none(tmp_path):
     model = tmp_path / "m.lstm"
-    holder = subprocess.Popen(
-        [sys.executable, "-c", HOLD_LOCK, model, "0.3"], stdout=subprocess.PIPE
-    )
-    assert holder.stdout.readline() == b"held\n"
-    started = time.monotonic()
-    with artifacts.model_lock(model, wait=10.0):
-        waited = time.monotonic() - started
-    assert holder.wait() == 0 and 0.1 < waited < 5.0
-    holder = subprocess.Popen(
-        [sys.executable, "-c", HOLD_LOCK, model, "600"], stdout=subprocess.PIPE
-    )
-    assert holder.stdout.readline() == b"held\n"
-    with pytest.raises(BusyError), artifacts.model_lock(model, wait=0.0):
-        pass
-    holder.kill()  # a run that dies holding the lock leaves no stale lock behind
-    holder.wait()
-    with artifacts.model_lock(model, wait=0.0):
-        pass
+    holders = []
+
+    def hold(seconds: float) -> subprocess.Popen:
+        holder = subprocess.Popen(
+            [sys.executable, "-c", HOLD_LOCK, model, str(seconds)], stdout=subprocess.PIPE
+        )
+        holders.append(holder)
+        assert holder.stdout.readline() == b"held\n"
+        return holder
+
+    try:
+        holder = hold(1.0)
+        started = time.monotonic()
+        with artifacts.model_lock(model, wait=30.0):
+            waited = time.monotonic() - started
+        assert holder.wait() == 0 and 0.3 < waited < 30.0  # it waited for the holder
+        holder = hold(600)
+        with pytest.raises(BusyError), artifacts.model_lock(model, wait=0.0):
+            pass
+        holder.kill()  # a run that dies holding the lock leaves no stale lock behind
+        holder.wait()
+        with artifacts.model_lock(model, wait=0.0):
+            pass
+    finally:
+        for holder in holders:
+            holder.kill()
+            holder.wait()
+            holder.stdout.close()
+
+
+def test_a_lock_file_replaced_as_it_is_locked_is_locked_again(tmp_path, monkeypatch):
+    model = tmp_path / "m.lstm"
+    lock = tmp_path / "m.lstm.lock"
+    real_flock = artifacts.fcntl.flock
+    replaced = []
+
+    def flock_then_replace(fd: int, operation: int) -> None:
+        real_flock(fd, operation)
+        if not replaced:  # another process swaps the file in between open and lock
+            replaced.append(lock.stat().st_ino)
+            lock.unlink()
+            lock.touch()
+
+    monkeypatch.setattr(artifacts.fcntl, "flock", flock_then_replace)
+    with artifacts.model_lock(model):
+        other = os.open(lock, os.O_RDWR)  # another run, on the file now there
+        try:
+            with pytest.raises(BlockingIOError):  # finds it locked
+                real_flock(other, artifacts.fcntl.LOCK_EX | artifacts.fcntl.LOCK_NB)
+        finally:
+            os.close(other)
+    assert replaced and lock.stat().st_ino != replaced[0]

@@ -95,8 +95,9 @@ def test_a_study_resumes_only_with_the_same_data_and_settings(tune_inputs, tmp_p
     tune_study.open_study(url, "s", setup, 3)
     tune_study.open_study(url, "s", setup, 3)  # the same: fine
     changed = replace(setup, base=TrainConfig(**TUNE_BASE | {"epochs": 2}))
-    with pytest.raises(tune_study.ConfigError, match="made with other base"):
+    with pytest.raises(tune_study.ConfigError, match="made with other base") as caught:
         tune_study.open_study(url, "s", changed, 3)
+    assert "base (epochs=1 (now 2));" in str(caught.value)  # what to pass to resume it
 
 
 @pytest.mark.filterwarnings("ignore:Heartbeat of storage")  # trials made by ask(), not optimize
