@@ -268,4 +268,4 @@ def _locked(fd: int, model_path: str | Path, path: str) -> bool | None:
         mine, there = os.fstat(fd), os.stat(path)
     except FileNotFoundError:
         return None
-    return True if (mine.st_dev, mine.st_ino) == (there.st_dev, there.st_ino) else None
+    return (mine.st_dev, mine.st_ino) == (there.st_dev, there.st_ino) or None

@@ -37,6 +37,14 @@ def tag(library: str | None) -> str | None:
     return f"{library}-pandas{pd.__version__}-tz{zones}-f{FORMAT}"
 
 
+def entry(library: str | None, *parts: object, suffix: str) -> str | None:
+    """The name of the entry for `parts` ("sessions", "XNYS", ...) computed by exchange_calendars
+    `library`, carrying `tag`; None (nothing kept) where a version cannot be told."""
+    version = tag(library)
+    stem = "-".join(str(p).replace("/", "_") for p in parts)
+    return None if version is None else f"{stem}-{version}{suffix}"
+
+
 @functools.lru_cache(maxsize=1)
 def _zone_version() -> str | None:
     """The version of the time-zone database zoneinfo reads (the system's first, as it does)."""
@@ -88,27 +96,29 @@ def _temp_folders() -> set[Path]:
     return {Path(os.path.realpath(p)) for p in [*named, "/tmp", "/var/tmp", "/usr/tmp"] if p}
 
 
-def read(name: str) -> bytes | None:
-    """The bytes kept under `name`, or None when there are none (or they cannot be read)."""
+def read(name: str | None) -> bytes | None:
+    """The bytes kept under `name`, or None when there are none (or they cannot be read, or
+    `name` is None: see `entry`)."""
     where = folder()
     try:
-        return None if where is None else (where / name).read_bytes()
+        return None if where is None or name is None else (where / name).read_bytes()
     except OSError:
         return None
 
 
-def write(name: str, data: bytes) -> None:
-    """Keep `data` under `name`, replacing what was there whole or not at all."""
+def write(name: str | None, data: bytes) -> None:
+    """Keep `data` under `name`, replacing what was there whole or not at all (nothing when
+    `name` is None)."""
     from lstm_forecast.artifacts import atomic_write
     from lstm_forecast.errors import ModelFileError
 
     where = folder()
-    if where is not None:
+    if where is not None and name is not None:
         with contextlib.suppress(OSError, ModelFileError):  # not kept: computed next time
             atomic_write(where / name, data)
 
 
-def read_arrays(name: str) -> tuple[dict, dict[str, np.ndarray]] | None:
+def read_arrays(name: str | None) -> tuple[dict, dict[str, np.ndarray]] | None:
     """(metadata, arrays) that `write_arrays` kept, or None (none, or unreadable)."""
     data = read(name)
     if data is None:
@@ -122,7 +132,7 @@ def read_arrays(name: str) -> tuple[dict, dict[str, np.ndarray]] | None:
     return (meta, arrays) if isinstance(meta, dict) else None
 
 
-def write_arrays(name: str, meta: dict, arrays: dict[str, np.ndarray]) -> None:
+def write_arrays(name: str | None, meta: dict, arrays: dict[str, np.ndarray]) -> None:
     """Keep JSON-able `meta` and numpy `arrays` under `name` (an .npz, no pickles)."""
     buffer = io.BytesIO()
     np.savez(buffer, meta=np.frombuffer(json.dumps(meta).encode(), dtype=np.uint8), **arrays)

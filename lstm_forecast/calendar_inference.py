@@ -285,13 +285,11 @@ def _holidays(
     name, and its weekmask; kept for the process (the same span recurs, read after read) and,
     year by year, on disk (`calendar_cache`)."""
     years = [str(y) for y in range(int(str(first)[:4]), int(str(last)[:4]) + 1)]
-    tag = calendar_cache.tag(library_version())
-    name = f"holidays-{code.replace('/', '_')}-{tag}.json" if tag else None
-    kept = _kept_years(calendar_cache.read(name) if name else None)
+    name = calendar_cache.entry(library_version(), "holidays", code, suffix=".json")
+    kept = _kept_years(calendar_cache.read(name))
     if missing := [y for y in years if y not in kept["years"]]:
         kept["years"] |= _rule_years(code, int(missing[0]), int(missing[-1]), kept)
-        if name:
-            calendar_cache.write(name, json.dumps(_as_text(kept)).encode())
+        calendar_cache.write(name, json.dumps(_as_text(kept)).encode())
     named: dict[np.datetime64, str] = {}
     adhoc = []
     for y in years:

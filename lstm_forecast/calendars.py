@@ -269,9 +269,8 @@ def _exchange(code: str, lo: np.datetime64, hi: np.datetime64) -> Calendar:
     builds for the whole years around them (0.1-0.3 s; kept on disk, `calendar_cache`, and for
     the process, read-only)."""
     first, last = library_bounds(code, *_whole_years(lo, hi))
-    tag = calendar_cache.tag(library_version())
-    name = f"sessions-{code.replace('/', '_')}-{first}-{last}-{tag}.npz" if tag else None
-    kept = calendar_cache.read_arrays(name) if name else None
+    name = calendar_cache.entry(library_version(), "sessions", code, first, last, suffix=".npz")
+    kept = calendar_cache.read_arrays(name)
     if kept is not None:
         with contextlib.suppress(Exception):  # damaged (or without hours): built again below
             return _cut(Calendar.from_arrays(*kept), lo, hi)
@@ -284,8 +283,7 @@ def _exchange(code: str, lo: np.datetime64, hi: np.datetime64) -> Calendar:
     whole = Calendar(
         code, cal.weekmask, sessions, hours, str(cal.tz), library_version(), first, last
     )
-    if name:
-        calendar_cache.write_arrays(name, *whole.to_arrays(hours=True))
+    calendar_cache.write_arrays(name, *whole.to_arrays(hours=True))
     return _cut(whole, lo, hi)
 
 
@@ -425,9 +423,8 @@ def library_facts() -> dict:
     intraday files still do, to match their bars to exchanges' hours): {"names": {NAME or
     ALIAS in capitals: its calendar's code}, "bounds": {code: (first day, last day), None where
     unbounded}, "aliases": {code: [its aliases]}}."""
-    tag = calendar_cache.tag(library_version())
-    name = f"library-{tag}.json" if tag else None
-    kept = calendar_cache.read(name) if name else None
+    name = calendar_cache.entry(library_version(), "library", suffix=".json")
+    kept = calendar_cache.read(name)
     with contextlib.suppress(ValueError, TypeError, KeyError, AttributeError):  # damaged
         if kept is not None:
             return _facts(json.loads(kept))
@@ -443,24 +440,25 @@ def library_facts() -> dict:
         },
         "aliases": {code: list(names) for code, names in lib.names_to_aliases().items()},
     }
-    if name:
-        calendar_cache.write(name, json.dumps(found).encode())
+    calendar_cache.write(name, json.dumps(found).encode())
     return _facts(found)
 
 
 def _facts(data: Any) -> dict:
     """`library_facts` from its JSON form, every part checked: ValueError (or TypeError,
-    KeyError) for anything else."""
-    bounds = {
-        str(code): tuple(_bound(day) for day in pair) for code, pair in data["bounds"].items()
-    }
-    names = {str(key): str(code) for key, code in data["names"].items()}
-    aliases = {str(code): [str(a) for a in given] for code, given in data["aliases"].items()}
-    if any(len(pair) != 2 for pair in bounds.values()) or not set(names.values()) <= set(bounds):
+    KeyError, AttributeError) for anything else."""
+    names, bounds, aliases = data["names"], data["bounds"], data["aliases"]
+    whole = (
+        all(isinstance(code, str) and code in bounds for code in names.values())
+        and all(isinstance(pair, list) and len(pair) == 2 for pair in bounds.values())
+        and all(
+            isinstance(a, list) and all(isinstance(x, str) for x in a) for a in aliases.values()
+        )
+    )
+    if not whole:
         raise ValueError("not the library's facts")
-    if not all(isinstance(given, list) for given in data["aliases"].values()):
-        raise ValueError("not the library's facts")
-    return {"names": names, "bounds": bounds, "aliases": aliases}
+    days = {code: tuple(_bound(day) for day in pair) for code, pair in bounds.items()}
+    return {"names": names, "bounds": days, "aliases": aliases}
 
 
 def _bound(day: Any) -> np.datetime64 | None:

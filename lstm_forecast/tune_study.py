@@ -108,7 +108,7 @@ def open_study(url: str, name: str, setup: Setup, trials: int) -> optuna.Study:
         study.set_user_attr("settings", found)
     elif saved != found:
         differ = ", ".join(k for k in found if saved.get(k) != found[k])
-        if "base" in differ:
+        if saved.get("base") != found["base"]:
             differ += f" ({differences(saved.get('base') or {}, found['base'])})"
         raise ConfigError(
             f"study '{name}' in {shown(url)} was made with other {differ}; resume it with the "
