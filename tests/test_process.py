@@ -308,18 +308,18 @@ def test_busy_model_exits_75(tmp_path):
 @pytest.mark.slow
 def test_sigterm_saves_a_checkpoint_and_resume_matches_an_uninterrupted_run(data, tmp_path):
     model = tmp_path / "m.lstm"
+    # The first periodic checkpoint says training is under way, long before its last epoch
+    # (on any machine: a fixed wait outlasted the whole run on a fast one).
     proc = subprocess.Popen(
-        [cli_path(), "train", data, "--model", model, *OPTS],
+        [cli_path(), "train", data, "--model", model, *OPTS, "--checkpoint-every", "2"],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
     )
     ckpt = artifacts.checkpoint_path(model)
-    lock = model.parent / f"{model.name}.lock"
     deadline = time.monotonic() + 60
-    while not lock.exists() and time.monotonic() < deadline:  # taken just before training starts
-        time.sleep(0.05)
-    time.sleep(3.0)  # past the optimiser set-up, well before the last epoch
+    while not ckpt.exists() and time.monotonic() < deadline:
+        time.sleep(0.01)
     sent = time.monotonic()
     proc.send_signal(signal.SIGTERM)
     _, err = proc.communicate(timeout=30)
