@@ -1,7 +1,7 @@
 """Training throughput in windows/s (one origin with its horizon targets) against other loops.
 
 Contenders, each in its own subprocess so that its peak memory (max RSS) is its own:
-  lstm-forecast   the segment loop of `lstm_forecast.training` (its defaults: 16 segments x 32)
+  lstm-forecast   the segment loop of `lstm_forecast.training` (its defaults: 8 segments x 64)
   plain-torch     the same model, one lookback window per sample, batch 64, loss at the last step
   darts           Darts' BlockRNNModel(LSTM), its default batch size (32), when importable
   neuralforecast  NeuralForecast's LSTM, its default batch sizes, when importable

@@ -30,8 +30,8 @@ class TrainConfig:
     epochs: int = 40
     patience: int = 6
     val_size: float = 0.2
-    batch_size: int = 16  # segments per step; each holds `chunk` training windows
-    chunk: int = 32
+    batch_size: int = 8  # segments per step; each holds `chunk` training windows
+    chunk: int = 64
     steps_per_epoch: int | None = None  # optimiser steps per epoch at most (None: every segment)
     val_origins: int = 50_000  # validation origins scored at most (whole series, sampled)
     lr: float = 3e-3

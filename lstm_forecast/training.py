@@ -328,7 +328,7 @@ class Trainer:
             drawn = torch.Generator().manual_seed(
                 int(np.random.SeedSequence(seed).generate_state(1)[0])
             )
-            shape = (len(batch), len(self.pos), self.spec.hidden)
+            shape = (len(batch), self.chunk, self.spec.hidden)  # the scored steps
             rate = self.config.dropout
             keep = (torch.rand(shape, generator=drawn) >= rate).float() / (1 - rate)
             keep = keep[torch.from_numpy(at)] if len(at) else torch.zeros_like(keep[:1])
@@ -462,7 +462,7 @@ def _threads(requested: int | None) -> int:
     """--threads, else LSTM_FORECAST_THREADS, else OMP_NUM_THREADS, else 1.
 
     One thread is the measured best for the default model: its per-step matrix products
-    (16 segments x 256 gates) are too small to split, and extra threads only spin. Use more
+    (8 segments x 256 gates) are too small to split, and extra threads only spin. Use more
     processes (`--nproc`) for more cores, or `--threads` for wide models.
     """
     env = os.environ.get("LSTM_FORECAST_THREADS") or os.environ.get("OMP_NUM_THREADS")
