@@ -46,16 +46,16 @@ class LSTMForecaster(nn.Module):
         quantiles at the time steps from `first` on (negative: counted from the end).
 
         The LSTM runs over every step; only the steps asked for go through dropout and the head
-        (training scores the last `chunk` of 123, a forecast the last one). `keep` (batch,
-        time - first, hidden) is the dropout mask of those steps' LSTM output, already scaled
-        (training draws it per segment, so that any number of processes drop the same units);
-        without it, the output goes through ordinary dropout."""
+        (training scores the last `chunk` of 123, a forecast the last one). `keep` (batch, time,
+        hidden) is the dropout mask of the LSTM's output, already scaled, of which the steps
+        asked for are used (training draws it per segment, so that any number of processes drop
+        the same units); without it, the output goes through ordinary dropout."""
         if self.embed is not None:
             assert series_ids is not None
             e = self.embed(series_ids)[:, None, :].expand(-1, x.shape[1], -1)
             x = torch.cat([x, e.to(x.dtype)], dim=-1)
         out = self.lstm(x)[0][:, first:]
-        out = self.drop(out) if keep is None else out * keep.to(out.dtype)
+        out = self.drop(out) if keep is None else out * keep[:, first:].to(out.dtype)
         raw = self.head(out).view(*out.shape[:2], self.horizon, self.n_quantiles)
         return monotone(raw.float(), self.median_index)
 

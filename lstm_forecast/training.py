@@ -328,7 +328,9 @@ class Trainer:
             drawn = torch.Generator().manual_seed(
                 int(np.random.SeedSequence(seed).generate_state(1)[0])
             )
-            shape = (len(batch), self.chunk, self.spec.hidden)  # the scored steps
+            # drawn for every step of a segment, as it always was, so that a checkpoint made
+            # by an earlier version resumes with the same masks
+            shape = (len(batch), len(self.pos), self.spec.hidden)
             rate = self.config.dropout
             keep = (torch.rand(shape, generator=drawn) >= rate).float() / (1 - rate)
             keep = keep[torch.from_numpy(at)] if len(at) else torch.zeros_like(keep[:1])

@@ -308,10 +308,11 @@ def test_busy_model_exits_75(tmp_path):
 @pytest.mark.slow
 def test_sigterm_saves_a_checkpoint_and_resume_matches_an_uninterrupted_run(data, tmp_path):
     model = tmp_path / "m.lstm"
-    # The first periodic checkpoint says training is under way, long before its last epoch
-    # (on any machine: a fixed wait outlasted the whole run on a fast one).
+    # The first periodic checkpoint says training is under way, long before its last epoch (a
+    # fixed wait outlasted the whole run on a fast machine). It is removed before the signal:
+    # the checkpoint found after it is the one the signal saved, where the message says.
     proc = subprocess.Popen(
-        [cli_path(), "train", data, "--model", model, *OPTS, "--checkpoint-every", "2"],
+        [cli_path(), "train", data, "--model", model, *OPTS, "--checkpoint-every", "20"],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
@@ -319,13 +320,18 @@ def test_sigterm_saves_a_checkpoint_and_resume_matches_an_uninterrupted_run(data
     ckpt = artifacts.checkpoint_path(model)
     deadline = time.monotonic() + 60
     while not ckpt.exists() and time.monotonic() < deadline:
+        assert proc.poll() is None, proc.communicate()[1]
         time.sleep(0.01)
+    ckpt.unlink()
     sent = time.monotonic()
     proc.send_signal(signal.SIGTERM)
     _, err = proc.communicate(timeout=30)
     assert time.monotonic() - sent < 2.0
     assert proc.returncode == 143, err
     assert ckpt.exists() and not model.exists(), err
+    epoch, step = map(int, re.search(r"in epoch (\d+), step (\d+) of", err).groups())
+    loop = artifacts.load_checkpoint(ckpt)[0]["loop"]
+    assert (loop["epoch"], loop["step"]) == (epoch - 1, step - 1)
     assert "--resume" in err and "Traceback" not in err
 
     resumed = run_cli("train", data, "--model", model, *OPTS, "--resume")
