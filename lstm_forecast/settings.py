@@ -93,7 +93,7 @@ class TrainConfig:
 
 def differences(stored: dict, current: dict) -> str:
     """The settings in which `current` differs from `stored`, with both values, for a message
-    that says how to resume as a run was begun: "batch_size=32 (now 16), chunk=16 (now 32)"."""
+    that says how to resume as a run was begun: "batch_size=16 (now 8), chunk=32 (now 64)"."""
     return ", ".join(
         f"{key}={stored.get(key)!r} (now {value!r})"
         for key, value in current.items()
