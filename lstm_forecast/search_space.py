@@ -88,7 +88,7 @@ def default_space(
         "dropout": Range(0.0, 0.4),
         "lr": Range(3e-4, 1e-2, log=True),
         "weight_decay": Range(1e-6, 1e-2, log=True),
-        "batch_size": Choice((16, 32, 64)),
+        "batch_size": Choice((8, 16, 32, 64)),
         "chunk": Choice((16, 32, 64)),  # windows per segment: long lookbacks need more
         "transform": Choice(("log-return", "diff", "none") if positive else ("diff", "none")),
         "features": Choice(tuple(subsets[::-1])),  # all first: the first trials see them
