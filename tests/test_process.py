@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import re
 import signal
 import subprocess
@@ -402,3 +403,30 @@ def test_config_keys_are_option_names_and_typos_are_errors(older_and_newer, tmp_
     cfg.write_text("[train]\nepoch = 3\n")
     proc = run_cli("train", new, "--model", model, "--config", cfg)
     assert proc.returncode == 1 and "[train] has no setting 'epoch'" in proc.stderr
+
+
+FREED = """
+import sys
+import numpy as np
+from lstm_forecast import process
+if sys.argv[1] == "pad":
+    process.keep_heap_pad()
+def rss():
+    return int(open("/proc/self/statm").read().split()[1]) * 4096
+blocks = [np.ones(100_000 // 8) for _ in range(300)]  # 30 MB in blocks glibc keeps on its heap
+before = rss()
+del blocks
+print((before - rss()) / 2**20)
+"""
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="glibc's heap")
+def test_the_heap_keeps_freed_memory_for_the_next_step():
+    def returned(mode: str) -> float:
+        env = {k: v for k, v in os.environ.items() if k != "MALLOC_TOP_PAD_"}
+        done = subprocess.run([sys.executable, "-c", FREED, mode], capture_output=True, env=env)
+        assert done.returncode == 0, done.stderr
+        return float(done.stdout)
+
+    assert returned("plain") > 20  # given back to the system at the free
+    assert returned("pad") < 2  # kept for the next allocations
