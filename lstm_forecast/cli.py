@@ -669,6 +669,7 @@ def backtest(
     out = _output(output, output_table, "backtest", opts, wait, files=False)
     source = _data(data, opts, wait)
     folder = report_files.make_folder(report)
+    process.keep_heap()
     fits = render.progress(quiet, "backtest fits")
     with outputs.backtest_sink(folder) as sink, fits as progress:
         result = api.backtest(
@@ -798,6 +799,7 @@ def _fit_run(
     """
     from lstm_forecast import render
 
+    process.keep_heap()
     with render.progress(quiet, label) as progress:
         result = fit(progress)
     return finish(result)

@@ -47,13 +47,13 @@ def keep_heap() -> None:
     its heap and the next step faulted the same pages in again (half the page faults of a
     `train` on sp500, a sixth of its training time). Now 64 MiB stay at the top, and blocks
     under 32 MiB (the most glibc's own adaptive threshold reaches) come from the heap, not
-    from a fresh mapping each; larger ones are still mapped and returned when freed. A no-op
-    without glibc, and when the environment tunes malloc itself (MALLOC_*_ or GLIBC_TUNABLES).
+    from a fresh mapping each; larger ones are still mapped and returned when freed. For the
+    commands that train (not at start-up: it imports ctypes); a no-op without glibc, and when
+    the environment tunes malloc itself (MALLOC_*_ or GLIBC_TUNABLES).
     """
     tuned = any(k.startswith("MALLOC_") and k.endswith("_") for k in os.environ)
-    if tuned or "glibc.malloc." in os.environ.get("GLIBC_TUNABLES", ""):
-        return
-    if not sys.platform.startswith("linux"):
+    tuned = tuned or "glibc.malloc." in os.environ.get("GLIBC_TUNABLES", "")
+    if tuned or not sys.platform.startswith("linux"):
         return
     import ctypes
 
@@ -243,7 +243,6 @@ def run(app: typer.Typer, renamed: dict[str, str] | None = None) -> NoReturn:
     # long as the process. At the default thresholds a `train` runs the collector 550 times,
     # 4 of them full passes over all of those (0.45 s); young passes 14 times rarer: 0.2 s.
     gc.set_threshold(10_000, 10, 10)
-    keep_heap()
     had_torch = "torch" in sys.modules  # loaded by whoever called us, who will tear it down
     signal.signal(signal.SIGTERM, _on_sigterm)
     code, error, metrics = 0, None, None
